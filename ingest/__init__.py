@@ -1,0 +1,1 @@
+"""Ingestion: loaders, chunking, the pipeline, and the ``rag`` command line."""

@@ -1,0 +1,7 @@
+"""``python -m ingest`` runs the ``rag`` command line."""
+
+from __future__ import annotations
+
+from ingest.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``rag`` command line (Typer). ``main.main`` is the console script."""

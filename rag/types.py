@@ -1,0 +1,137 @@
+"""Plain data shared by every layer: embeddings, documents, chunks, hits.
+
+Arrays are numpy; shapes and dtypes are stated on each field. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Int8Array = npt.NDArray[np.int8]
+UInt8Array = npt.NDArray[np.uint8]
+Float32Array = npt.NDArray[np.float32]
+
+# Metadata filter on document metadata. Keys are metadata fields; a value is either a scalar
+# (equality) or one operator dict: {"$eq": v}, {"$in": [v, ...]}, {"$gt"|"$gte"|"$lt"|"$lte": number}
+# (several range operators may be combined in one dict). All keys must match (AND).
+MetadataFilter = dict[str, Any]
+
+SEARCH_MODES = ("binary", "binary+int8", "int8-exact", "float-exact", "bm25", "hybrid")
+DEFAULT_SEARCH_MODE = "binary+int8"
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Quantized embeddings of n texts.
+
+    int8:   (n, d) int8 codes, compared by cosine (never the raw dot product).
+    bits:   (n, d // 8) uint8 sign bits packed with ``np.packbits`` (big-endian: dimension 0 is the
+            most significant bit of byte 0), compared by Hamming distance.
+    floats: (n, d) float32 pooled vectors before quantization, only when the caller asked for them.
+    """
+
+    int8: Int8Array
+    bits: UInt8Array
+    floats: Float32Array | None = None
+
+    def __post_init__(self) -> None:
+        n, d = self.int8.shape
+        if self.int8.dtype != np.int8 or self.bits.dtype != np.uint8:
+            raise ValueError("Embeddings need int8 codes and uint8 packed bits.")
+        if self.bits.shape != (n, (d + 7) // 8):
+            raise ValueError(f"bits shape {self.bits.shape} does not match int8 shape {self.int8.shape}.")
+        if self.floats is not None and self.floats.shape != (n, d):
+            raise ValueError(f"floats shape {self.floats.shape} does not match int8 shape {self.int8.shape}.")
+
+    def __len__(self) -> int:
+        return int(self.int8.shape[0])
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.int8.shape[1])
+
+    def rows(self, start: int, stop: int) -> Embeddings:
+        """The rows [start, stop) as a new Embeddings."""
+        floats = None if self.floats is None else self.floats[start:stop]
+        return Embeddings(self.int8[start:stop], self.bits[start:stop], floats)
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One chunk of a document, as chunking produced it (``document_text[char_start:char_end] == text``)."""
+
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document to store. ``id`` is the caller's id (or one the pipeline generated)."""
+
+    id: str
+    text: str
+    content_hash: str
+    source: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the store holds it."""
+
+    id: str
+    source: str | None
+    title: str | None
+    content_hash: str
+    metadata: dict[str, Any]
+    version: int
+    created_at: str
+    updated_at: str
+    chunk_count: int
+    settings_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk."""
+
+    chunk_id: int
+    document_id: str
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    char_start: int
+    char_end: int
+    page: int | None
+    source: str | None
+    title: str | None
+    ordinal: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits best first, the mode that produced them, and per-stage timings in milliseconds."""
+
+    hits: list[Hit]
+    mode: str
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's name, counts and the fingerprint of what built it."""
+
+    name: str
+    documents: int
+    chunks: int
+    fingerprint: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
