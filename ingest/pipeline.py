@@ -1,0 +1,295 @@
+"""The ingestion pipeline: documents → chunks → ``embed_documents`` → ``upsert_documents``.
+
+Idempotent: a document whose content hash and settings hash match what the collection holds is skipped; a
+changed one is re-embedded whole (in contextual mode every chunk vector depends on its neighbours) and
+replaced in one write. Writes go in batches of whole documents up to a token budget, each one atomic, so a
+run killed half way leaves only complete documents and the next run finishes the rest. Documents with no
+text are not stored (they are listed in the summary, and a stored earlier version is deleted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import chunk_text, chunker_fingerprint
+from ingest.encoding import get_encoding
+from ingest.loaders import SourceDocument, load_paths
+from ingest.summary import IngestOptions, IngestProgress, IngestSummary
+from rag.embedding.base import Embedder
+from rag.errors import CollectionNotFoundError, ConfigError, FingerprintMismatchError
+from rag.store import Collection, Library
+from rag.types import ChunkRecord, DocumentRecord
+
+__all__ = ["IngestOptions", "IngestProgress", "IngestSummary", "Ingestor"]
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+# Lone surrogates cannot be stored as UTF-8 and NUL cuts strings short in SQLite; both are replaced by
+# one character each, so char offsets (and PDF page offsets) stay valid.
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    record: DocumentRecord
+    chunks: list[ChunkRecord]
+    tokens: int
+    update: bool
+
+
+class Ingestor:
+    """Ingests documents into collections of ``library`` with ``embedder``.
+
+    Example::
+
+        ingestor = Ingestor(Library(data_dir), HashEmbedder(64), IngestOptions())
+        summary = ingestor.ingest(documents, collection="default")
+    """
+
+    def __init__(self, library: Library, embedder: Embedder, options: IngestOptions | None = None) -> None:
+        self.library = library
+        self.embedder = embedder
+        self.options = options or IngestOptions()
+        self.encoding = get_encoding(self.options.encoding, self.options.tiktoken_cache_dir)
+        self.fingerprint = {
+            "embedder": embedder.fingerprint,
+            "chunker": chunker_fingerprint(
+                self.options.encoding,
+                target_tokens=self.options.target_tokens,
+                max_tokens=self.options.max_tokens,
+            ),
+        }
+
+    def ingest_paths(
+        self,
+        paths: Sequence[Path],
+        *,
+        collection: str,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        sync: bool = False,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestSummary:
+        """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
+        under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
+        loaded = load_paths(paths, include=include, exclude=exclude)
+        keep = {failure.source for failure in loaded.failures if failure.source}
+        sync_sources = [str(path.resolve()) for path in paths] if sync else None
+        summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
+        summary.failures = loaded.failures + summary.failures
+        summary.failed += len(loaded.failures)
+        return summary
+
+    def ingest(
+        self,
+        documents: Iterable[SourceDocument],
+        *,
+        collection: str,
+        sync_sources: Iterable[str] | None = None,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestSummary:
+        """Add, update or skip each document; with ``sync_sources`` (sources or folders as stored in
+        ``source``), also delete stored documents under them that are not among ``documents``."""
+        sources = list(sync_sources) if sync_sources is not None else None
+        return self._run(documents, collection, sources, set(), dry_run, progress)
+
+    def _run(
+        self,
+        documents: Iterable[SourceDocument],
+        name: str,
+        sync_sources: list[str] | None,
+        keep_sources: set[str],
+        dry_run: bool,
+        progress: ProgressCallback | None,
+    ) -> IngestSummary:
+        started = time.perf_counter()
+        summary = IngestSummary(collection=name, dry_run=dry_run)
+        # The collection is not closed here: the library shares one handle per name with its other users
+        # (the API's searches); whoever owns the library closes it.
+        collection = self._collection(name, create=not dry_run)
+        states = collection.document_states() if collection else {}
+        keep_floats = bool(collection.settings.get("keep_floats")) if collection else self.options.keep_floats
+        settings_hash = self._settings_hash(keep_floats)
+        pending, seen, stale = self._plan(documents, states, settings_hash, summary)
+        doomed = stale + self._unsynced(collection, sync_sources, keep_sources, seen)
+        if dry_run or collection is None:
+            self._count_planned(pending, doomed, summary)
+        else:
+            self._write(collection, pending, settings_hash, keep_floats, summary, progress)
+            summary.deleted += collection.delete_documents(doomed) if doomed else 0
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _collection(self, name: str, *, create: bool) -> Collection | None:
+        """The collection, created when missing (a dry run never creates one), checked against our
+        embedder and chunker."""
+        if not create:
+            try:
+                collection = self.library.open_collection(name)
+            except CollectionNotFoundError:
+                return None
+        else:
+            settings = {"keep_floats": True} if self.options.keep_floats else None
+            collection = self.library.get_or_create_collection(
+                name, fingerprint=self.fingerprint, settings=settings
+            )
+        self._check(collection)
+        return collection
+
+    def _check(self, collection: Collection) -> None:
+        for part in ("embedder", "chunker"):
+            stored = collection.fingerprint.get(part)
+            if stored != self.fingerprint[part]:
+                built, wanted = (json.dumps(x, sort_keys=True) for x in (stored, self.fingerprint[part]))
+                raise FingerprintMismatchError(
+                    f"collection {collection.name!r} was built with {part} {built}, not {wanted}; "
+                    f"use the same {part} settings or ingest into another collection."
+                )
+        if self.options.keep_floats and not collection.settings.get("keep_floats"):
+            raise ConfigError(
+                f"collection {collection.name!r} was created without keep_floats; floats can only be kept "
+                "from a collection's creation on (ingest into a new collection)."
+            )
+
+    def _settings_hash(self, keep_floats: bool) -> str:
+        return _digest({**self.fingerprint, "keep_floats": keep_floats})
+
+    def _plan(
+        self,
+        documents: Iterable[SourceDocument],
+        states: dict[str, tuple[str, str]],
+        settings_hash: str,
+        summary: IngestSummary,
+    ) -> tuple[list[_Pending], set[str], list[str]]:
+        """Chunk every new or changed document; return them, the ids seen, and stored ids to delete
+        because their new text is empty."""
+        pending: list[_Pending] = []
+        seen: set[str] = set()
+        stale: list[str] = []
+        for document in documents:
+            summary.documents += 1
+            if document.id in seen:
+                summary.fail(document.id, "duplicate document id in this run", document.source)
+                continue
+            seen.add(document.id)
+            document = _storable(document)
+            if not document.text.strip():
+                summary.empty.append(document.id)
+                stale += [document.id] if document.id in states else []
+                continue
+            content_hash = _content_hash(document)
+            if states.get(document.id) == (content_hash, settings_hash):
+                summary.skipped += 1
+                continue
+            pending.append(self._prepare(document, content_hash, update=document.id in states))
+        return pending, seen, stale
+
+    def _prepare(self, document: SourceDocument, content_hash: str, *, update: bool) -> _Pending:
+        chunks = chunk_text(
+            document.text,
+            self.encoding,
+            target_tokens=self.options.target_tokens,
+            max_tokens=self.options.max_tokens,
+            pages=document.pages,
+        )
+        record = DocumentRecord(
+            id=document.id,
+            text=document.text,
+            content_hash=content_hash,
+            source=document.source,
+            title=document.title,
+            metadata=dict(document.metadata),
+        )
+        return _Pending(record, chunks, sum(chunk.token_count for chunk in chunks), update)
+
+    def _unsynced(
+        self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
+    ) -> list[str]:
+        """Stored ids from a source under ``sync_sources`` that this run did not produce."""
+        if collection is None or sync_sources is None:
+            return []
+        roots = [root.rstrip("/") for root in sync_sources]
+        return [
+            doc_id
+            for source, ids in collection.documents_by_source().items()
+            if source not in keep and any(source == root or source.startswith(root + "/") for root in roots)
+            for doc_id in ids
+            if doc_id not in seen
+        ]
+
+    def _count_planned(self, pending: list[_Pending], doomed: list[str], summary: IngestSummary) -> None:
+        for item in pending:
+            summary.updated += item.update
+            summary.added += not item.update
+            summary.chunks += len(item.chunks)
+            summary.tokens += item.tokens
+        summary.deleted += len(doomed)
+
+    def _write(
+        self,
+        collection: Collection,
+        pending: list[_Pending],
+        settings_hash: str,
+        keep_floats: bool,
+        summary: IngestSummary,
+        progress: ProgressCallback | None,
+    ) -> None:
+        total_tokens = sum(item.tokens for item in pending)
+        report = progress or (lambda _: None)
+        report(IngestProgress(0, len(pending), 0, 0, total_tokens))
+        done = 0
+        for batch in _batches(pending, self.options.batch_tokens):
+            vectors = self.embedder.embed_documents(
+                [[chunk.text for chunk in item.chunks] for item in batch], with_floats=keep_floats
+            )
+            items = [(item.record, item.chunks, rows) for item, rows in zip(batch, vectors, strict=True)]
+            collection.upsert_documents(items, settings_hash=settings_hash)
+            self._count_planned(batch, [], summary)
+            done += len(batch)
+            report(IngestProgress(done, len(pending), summary.chunks, summary.tokens, total_tokens))
+
+
+def _batches(pending: list[_Pending], budget: int) -> Iterable[list[_Pending]]:
+    """Whole documents, in order, up to ``budget`` tokens per batch (a larger document goes alone)."""
+    batch: list[_Pending] = []
+    tokens = 0
+    for item in pending:
+        if batch and tokens + item.tokens > budget:
+            yield batch
+            batch, tokens = [], 0
+        batch.append(item)
+        tokens += item.tokens
+    if batch:
+        yield batch
+
+
+def _storable(document: SourceDocument) -> SourceDocument:
+    if _UNSTORABLE.search(document.text) is None:
+        return document
+    return replace(document, text=_UNSTORABLE.sub("\ufffd", document.text))
+
+
+def _content_hash(document: SourceDocument) -> str:
+    return _digest(
+        {
+            "text": document.text,
+            "title": document.title,
+            "source": document.source,
+            "metadata": document.metadata,
+            "pages": document.pages,
+        }
+    )
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,86 @@
+"""What an ingestion reports: its options, its progress as it goes, and its summary at the end."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.loaders import LoadFailure
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How documents are chunked and written.
+
+    ``batch_tokens``: chunk tokens per embedding call and per atomic write (whole documents; one larger
+    document is a batch of its own). ``keep_floats``: a new collection also stores float32 vectors, so
+    that ``float-exact`` search works; it cannot be changed after creation.
+    """
+
+    encoding: str = "cl100k_base"
+    target_tokens: int = 200
+    max_tokens: int = 256
+    batch_tokens: int = 16384
+    keep_floats: bool = False
+    tiktoken_cache_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, keep_floats: bool = False) -> IngestOptions:
+        return cls(
+            encoding=settings.tiktoken_encoding,
+            target_tokens=settings.chunk_target_tokens,
+            max_tokens=settings.chunk_max_tokens,
+            batch_tokens=settings.max_batch_tokens,
+            keep_floats=keep_floats,
+            tiktoken_cache_dir=settings.tiktoken_cache_dir,
+        )
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Sent to the ``progress`` callback once the work is known and after every written batch."""
+
+    documents_done: int
+    documents_total: int
+    chunks_done: int
+    tokens_done: int
+    tokens_total: int
+
+
+@dataclass
+class IngestSummary:
+    """The outcome of one ingestion.
+
+    ``added``/``updated``: documents (re)embedded and written; ``skipped``: unchanged, not touched;
+    ``deleted``: removed by ``sync`` or because their text became empty; ``failed``: inputs that could not
+    be read or were refused (named in ``failures``); ``empty``: ids of documents with no text, which are
+    not stored. ``documents`` counts the documents read; ``chunks`` and ``tokens`` count what was
+    embedded (or would be, in a dry run); ``seconds`` is the wall time.
+    """
+
+    collection: str
+    dry_run: bool = False
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    failed: int = 0
+    failures: list[LoadFailure] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def fail(self, name: str, reason: str, source: str | None = None) -> None:
+        self.failures.append(LoadFailure(name, reason, source))
+        self.failed += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (failures as ``{"name", "reason"}``)."""
+        data = asdict(self)
+        data["failures"] = [{"name": f.name, "reason": f.reason} for f in self.failures]
+        data["seconds"] = round(self.seconds, 3)
+        return data
