@@ -46,7 +46,8 @@ def scaled_int8(x: np.ndarray, scale: float) -> Int8Array:
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}.")
     codes = np.rint(_as_float32(x) / np.float32(scale) * np.float32(INT8_LIMIT))
-    return np.clip(codes, -INT8_LIMIT, INT8_LIMIT).astype(np.int8)
+    result: Int8Array = np.clip(codes, -INT8_LIMIT, INT8_LIMIT).astype(np.int8)
+    return result
 
 
 def calibrate_scale(samples: np.ndarray, quantile: float = 0.999) -> float:
@@ -104,4 +105,5 @@ def cosine_int8(query: np.ndarray, rows: np.ndarray) -> Float32Array:
 def hamming_distances(query_bits: np.ndarray, rows_bits: np.ndarray) -> np.ndarray:
     """Hamming distances (m,) int64 between packed bits (d/8,) and packed rows (m, d/8)."""
     xor = np.bitwise_xor(np.asarray(rows_bits, dtype=np.uint8), np.asarray(query_bits, dtype=np.uint8))
-    return np.unpackbits(xor, axis=-1).sum(axis=-1, dtype=np.int64)
+    distances: np.ndarray = np.unpackbits(xor, axis=-1).sum(axis=-1, dtype=np.int64)
+    return distances

