@@ -6,10 +6,12 @@ Two methods:
   from 1; at ``w = 0.5`` this is the classic unweighted RRF (Cormack et al., k = 60). A document missing from
   a list contributes nothing for that list. Kept as the baseline.
 - ``convex``: ``w * norm(dense) + (1 - w) * norm(lexical)`` where each list's scores are min-max normalized
-  per query (the best becomes 1, the last retrieved 0). Min-max rather than z-score: it needs no
-  assumption about the score distribution, and BM25 and cosine lists then share the same [0, 1] range.
-  A document missing from one list gets that list's floor (its lowest normalized score): it ranked below
-  everything the list returned, so it can score at most that.
+  per query: the best becomes 1 and the score at rank ``norm_depth`` (or the last, in a shorter list)
+  becomes 0. Min-max rather than z-score: it needs no assumption about the score distribution, and BM25 and
+  cosine lists then share one range. Anchoring 0 at a fixed rank rather than at the end of the list keeps a
+  document's normalized score independent of how deep the lists were retrieved (so a weight tuned with
+  deep lists holds for a top-10 query); deeper entries go below 0. A document missing from one list gets
+  that list's floor (its lowest normalized score): it ranked below everything the list returned.
 
 ``weight`` is always the dense share. Ties are broken by the rank in the list with the larger weight, then
 the other list, then the id, so that ``weight = 1`` (``0``) reproduces the dense (lexical) order exactly.
@@ -40,6 +42,7 @@ def fuse(
     weight: float,
     top_k: int,
     k: int = 60,
+    norm_depth: int = 100,
 ) -> list[tuple[int, float]]:
     """The fused ranking of the ids in either list, best first, at most ``top_k`` of them.
 
@@ -53,12 +56,14 @@ def fuse(
         raise InvalidInputError(f"top_k must be at least 1, got {top_k}.")
     if k < 0:
         raise InvalidInputError(f"the RRF constant k must not be negative, got {k}.")
+    if norm_depth < 1:
+        raise InvalidInputError(f"norm_depth must be at least 1, got {norm_depth}.")
     dense_rank = _ranks(dense)
     lexical_rank = _ranks(lexical)
     if method == "rrf":
         fused = _rrf(dense_rank, lexical_rank, weight, k)
     else:
-        fused = _convex(_minmax(dense), _minmax(lexical), weight)
+        fused = _convex(_minmax(dense, norm_depth), _minmax(lexical, norm_depth), weight)
     missing = len(dense_rank) + len(lexical_rank) + 1
 
     def order(item: tuple[int, float]) -> tuple[float, int, int, int]:
@@ -112,13 +117,19 @@ def _best_scores(scored: Scored) -> dict[int, float]:
     return best
 
 
-def _minmax(scored: Scored) -> tuple[dict[int, float], float]:
-    """Scores mapped to [0, 1] and the floor (0). A list of equal scores maps to 1: all are its best."""
+def _minmax(scored: Scored, depth: int) -> tuple[dict[int, float], float]:
+    """Scores mapped so the best is 1 and the one at rank ``depth`` is 0, and the floor (the lowest).
+
+    When the scores down to rank ``depth`` are all equal, those count as the list's best (1) and any deeper
+    ones as 0.
+    """
     best = _best_scores(scored)
     if not best:
         return {}, 0.0
-    low, high = min(best.values()), max(best.values())
+    ranked = sorted(best.values(), reverse=True)
+    high, low = ranked[0], ranked[min(depth, len(ranked)) - 1]
     span = high - low
     if span <= 0.0:
-        return dict.fromkeys(best, 1.0), 0.0
-    return {doc: (score - low) / span for doc, score in best.items()}, 0.0
+        return {doc: 1.0 if score >= high else 0.0 for doc, score in best.items()}, 0.0
+    normalized = {doc: (score - low) / span for doc, score in best.items()}
+    return normalized, min(0.0, min(normalized.values()))

@@ -90,3 +90,31 @@ def test_resolve_hybrid_puts_stored_settings_over_the_default() -> None:
     assert resolve_hybrid(stored)["weight"] == 0.2
     assert resolve_hybrid({"other": 1})["method"] == DEFAULT_HYBRID["method"]
     assert DEFAULT_HYBRID["method"] in ("rrf", "convex") and 0.0 <= DEFAULT_HYBRID["weight"] <= 1.0
+
+
+def test_convex_anchors_zero_at_norm_depth_and_deeper_entries_go_below_it() -> None:
+    dense = [(i, 1.0 - i / 10) for i in range(8)]  # 1.0, 0.9, ..., 0.3
+    lexical = [(i + 4, 8.0 - i) for i in range(8)]  # ids 4..11, 8.0 .. 1.0
+    shallow = dict(fuse(dense[:3], lexical[:3], method="convex", weight=0.5, top_k=20, norm_depth=3))
+    deep = dict(fuse(dense, lexical, method="convex", weight=0.5, top_k=20, norm_depth=3))
+    # Rank 3 anchors 0: dense 0.8 -> 0, lexical 6.0 -> 0; id 0 is dense-only: 0.5 * 1 + 0.5 * floor.
+    assert shallow[0] == pytest.approx(0.5)
+    assert deep[1] == pytest.approx(0.5 * 0.5 + 0.5 * (-5.0 / 2.0))  # lexical floor: (1 - 6) / 2
+    assert deep[5] == pytest.approx(0.5 * (0.5 - 0.8) / 0.2 + 0.5 * 0.5)  # dense 0.5, lexical 7.0
+    assert deep[4] == pytest.approx(0.5 * (0.6 - 0.8) / 0.2 + 0.5 * 1.0)
+    assert deep[0] == pytest.approx(0.5 * 1.0 + 0.5 * (-5.0 / 2.0))
+    assert [d for d, _ in fuse(dense, lexical, method="convex", weight=0.5, top_k=2, norm_depth=3)] == [4, 5]
+
+
+def test_equal_scores_down_to_the_anchor_count_as_best() -> None:
+    fused = dict(fuse([(1, 0.5), (2, 0.5), (3, 0.1)], [], method="convex", weight=1.0, top_k=5, norm_depth=2))
+    assert fused == {1: 1.0, 2: 1.0, 3: 0.0}
+
+
+def test_convex_scores_of_documents_in_both_top_lists_do_not_depend_on_depth() -> None:
+    dense = [(i, 1.0 - i / 100) for i in range(50)]
+    lexical = [(49 - i, 30.0 - i / 2) for i in range(50)]
+    shallow = dict(fuse(dense[:10], lexical[:45], method="convex", weight=0.3, top_k=100, norm_depth=5))
+    deep = dict(fuse(dense, lexical, method="convex", weight=0.3, top_k=100, norm_depth=5))
+    for doc in range(5, 10):  # within the first 10 dense and the first 45 lexical entries
+        assert shallow[doc] == pytest.approx(deep[doc])
