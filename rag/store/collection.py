@@ -1,0 +1,328 @@
+"""One collection: a SQLite database (WAL) plus vector row files and a derived binary index.
+
+Write protocol (crash safety, docs/storage.md): under the collection's write lock, (1) cut the row files back
+to the committed row count, (2) append the new rows and fsync, (3) in ONE SQLite transaction tombstone the
+replaced chunks, write documents, chunks (FTS follows by trigger) and the new row count / generation, commit.
+A kill before (3) commits leaves rows nothing refers to; SQLite rolls back a half-done (3). The in-memory
+index is derived: every read brings it to the generation its SQLite snapshot sees.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import InvalidInputError, StoreError, StoreLockedError
+from rag.store import queries, schema, writes
+from rag.store.lock import WriteLock
+from rag.store.rows import RowFiles
+from rag.store.vectors import VECTOR_MODES, Committed, Scored, VectorState
+from rag.types import ChunkRecord, CollectionInfo, Embeddings, Hit, MetadataFilter, StoredDocument
+
+DB_FILE = "collection.db"
+LOCK_FILE = "write.lock"
+
+
+def committed_from(meta: dict[str, str]) -> Committed:
+    settings = json.loads(meta["settings"])
+    return Committed(
+        generation=int(meta["generation"]),
+        rows=int(meta["rows_committed"]),
+        vector_generation=int(meta["vector_generation"]),
+        pruned_through=int(meta["pruned_through"]),
+        dimensions=int(meta["dimensions"]),
+        keep_floats=bool(settings.get("keep_floats", False)),
+        index_kind=str(settings.get("index_type", "flat")),
+        nlist=int(settings.get("ivf_nlist", 1024)),
+        nprobe=int(settings.get("ivf_nprobe", 16)),
+    )
+
+
+def initialize(directory: Path, name: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Create the database of a new collection in ``directory`` (not yet visible under its name)."""
+    conn = schema.connect(directory / DB_FILE)
+    try:
+        schema.migrate(conn)
+        dimensions = fingerprint.get("embedder", {}).get("dimensions") or 0
+        conn.execute("BEGIN IMMEDIATE")
+        writes.write_meta(
+            conn,
+            {
+                "name": name,
+                "fingerprint": fingerprint,
+                "settings": settings,
+                "created_at": writes.now(),
+                "dimensions": int(dimensions),
+                "generation": 0,
+                "rows_committed": 0,
+                "vector_generation": 0,
+                "pruned_through": 0,
+            },
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+class Collection:
+    """Documents, chunks and vectors of one collection. Thread-safe; one writer at a time across processes."""
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        *,
+        lock_timeout: float = 10.0,
+        on_close: Callable[[Collection], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.directory = directory
+        self._lock = WriteLock(directory / LOCK_FILE, timeout=lock_timeout)
+        self._on_close = on_close
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._vectors = VectorState(directory)
+        self._closed = False
+        self._writer = self._connect()
+        if schema.schema_version(self._writer) < schema.SCHEMA_VERSION:
+            with self._lock.hold():
+                schema.migrate(self._writer)
+
+    # -- connections and transactions ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = schema.connect(self.directory / DB_FILE)
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"Collection {self.name!r} is closed; open it again from the library.")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (a consistent WAL snapshot) on this thread's own connection."""
+        self._check_open()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        self._check_open()
+        with self._lock.hold():
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    # -- description ---------------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, str]:
+        with self._reading() as conn:
+            return writes.read_meta(conn)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(json.loads(self._meta()["fingerprint"]))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(json.loads(self._meta()["settings"]))
+
+    def info(self) -> CollectionInfo:
+        with self._reading() as conn:
+            meta = writes.read_meta(conn)
+            documents, chunks = queries.counts(conn)
+        fingerprint, settings = json.loads(meta["fingerprint"]), json.loads(meta["settings"])
+        return CollectionInfo(self.name, documents, chunks, fingerprint, settings)
+
+    def update_settings(self, values: dict[str, Any]) -> None:
+        """Merge ``values`` into the settings (e.g. a tuned ``hybrid`` entry, ``index_type``)."""
+        with self._writing() as conn:
+            meta = writes.read_meta(conn)
+            current = json.loads(meta["settings"])
+            merged = {**current, **values}
+            writes.validate_settings(merged)
+            floats_changed = bool(merged.get("keep_floats", False)) != bool(current.get("keep_floats", False))
+            if floats_changed and int(meta["rows_committed"]) > 0:
+                raise InvalidInputError("keep_floats can only change while the collection holds no vectors.")
+            writes.write_meta(conn, {"settings": merged})
+
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def upsert_documents(self, items: Sequence[writes.Item], *, settings_hash: str = "") -> None:
+        """Store documents with their chunks and embeddings in one atomic, durable write (replaces by id)."""
+        items = list(items)
+        if not items:
+            return
+        with self._writing() as conn:
+            committed = committed_from(writes.read_meta(conn))
+            dimensions = writes.validate_items(items, committed.dimensions, committed.keep_floats)
+            generation = committed.generation + 1
+            row = committed.rows
+            batch = [embeddings for _, _, embeddings in items if len(embeddings)]
+            if batch:
+                files = RowFiles(
+                    self.directory, committed.vector_generation, dimensions, keep_floats=committed.keep_floats
+                )
+                files.truncate(row)
+                files.append(row, _concatenate(batch, committed.keep_floats))
+            for item in items:
+                writes.upsert_document(
+                    conn, item, first_row=row, generation=generation, settings_hash=settings_hash
+                )
+                row += len(item[2])
+            writes.write_meta(
+                conn, {"generation": generation, "rows_committed": row, "dimensions": dimensions}
+            )
+
+    def delete_documents(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; returns how many existed."""
+        with self._writing() as conn:
+            generation = int(writes.read_meta(conn)["generation"]) + 1
+            deleted = sum(writes.delete_document(conn, doc_id, generation) for doc_id in dict.fromkeys(ids))
+            if deleted:
+                writes.write_meta(conn, {"generation": generation})
+        return deleted
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def get_document(self, doc_id: str) -> StoredDocument:
+        with self._reading() as conn:
+            return queries.get_document(conn, doc_id)
+
+    def get_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        with self._reading() as conn:
+            return queries.get_chunks(conn, doc_id)
+
+    def list_documents(self, *, limit: int = 100, offset: int = 0) -> list[StoredDocument]:
+        with self._reading() as conn:
+            return queries.list_documents(conn, limit, offset)
+
+    def document_states(self) -> dict[str, tuple[str, str]]:
+        with self._reading() as conn:
+            return queries.document_states(conn)
+
+    def documents_by_source(self) -> dict[str, list[str]]:
+        with self._reading() as conn:
+            return queries.documents_by_source(conn)
+
+    def hydrate(self, scored: Scored) -> list[Hit]:
+        with self._reading() as conn:
+            return queries.hydrate(conn, scored)
+
+    def bm25(self, query_text: str, *, top_k: int = 10, filter: MetadataFilter | None = None) -> Scored:
+        """FTS5 BM25 over chunk text, higher is better; any text is safe (terms are quoted and ORed)."""
+        _check_top_k(top_k)
+        with self._reading() as conn:
+            return queries.bm25(conn, query_text, top_k, filter)
+
+    def search_vectors(
+        self,
+        query: Embeddings,
+        *,
+        mode: str = "binary+int8",
+        top_k: int = 10,
+        rescore_multiplier: int = 4,
+        filter: MetadataFilter | None = None,
+    ) -> tuple[Scored, dict[str, float]]:
+        """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``)."""
+        _check_search(query, mode, top_k, rescore_multiplier)
+        with self._reading() as conn:
+            committed = committed_from(writes.read_meta(conn))
+            _check_against(committed, query, mode)
+            allowed = queries.matching_chunk_ids(conn, filter) if filter else None
+            self._vectors.refresh(conn, committed)
+        return self._vectors.search(query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed)
+
+    # -- lifetime --------------------------------------------------------------------------------------
+
+    def save_index(self, *, timeout: float | None = None) -> None:
+        """Snapshot the binary index and prune the tombstones it covers (needs the write lock)."""
+        with self._writing() as conn:
+            self._vectors.refresh(conn, committed_from(writes.read_meta(conn)))
+            self._vectors.save_snapshot()
+            generation = self._vectors.generation
+            conn.execute("DELETE FROM tombstones WHERE generation <= ?", (generation,))
+            writes.write_meta(conn, {"pruned_through": generation})
+
+    def close(self) -> None:
+        """Snapshot the index when this process built one and no other writer is busy, then close."""
+        if self._closed:
+            return
+        if self._vectors.generation > max(self._vectors.snapshot_generation, 0):
+            try:
+                self._lock_free_save()
+            except StoreLockedError:
+                pass  # another writer is busy; the next opener rebuilds or catches up instead
+        self._closed = True
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def _lock_free_save(self) -> None:
+        with self._lock.hold(timeout=0):
+            self.save_index()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _concatenate(batch: list[Embeddings], keep_floats: bool) -> Embeddings:
+    floats = np.concatenate([e.floats for e in batch if e.floats is not None]) if keep_floats else None
+    return Embeddings(
+        np.concatenate([e.int8 for e in batch]), np.concatenate([e.bits for e in batch]), floats
+    )
+
+
+def _check_top_k(top_k: int) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
+
+
+def _check_search(query: Embeddings, mode: str, top_k: int, multiplier: int) -> None:
+    if mode not in VECTOR_MODES:
+        raise InvalidInputError(f"Unknown vector search mode {mode!r}; use one of {', '.join(VECTOR_MODES)}.")
+    _check_top_k(top_k)
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
+        raise InvalidInputError(f"rescore_multiplier must be a positive integer, got {multiplier!r}.")
+    if len(query) != 1:
+        raise InvalidInputError(f"search_vectors takes exactly one query embedding, got {len(query)}.")
+
+
+def _check_against(committed: Committed, query: Embeddings, mode: str) -> None:
+    if committed.dimensions and query.dimensions != committed.dimensions:
+        raise InvalidInputError(
+            f"The query has {query.dimensions} dimensions; the collection holds {committed.dimensions}."
+        )
+    if mode == "float-exact" and not committed.keep_floats:
+        raise InvalidInputError(
+            "float-exact needs float vectors, and this collection does not keep them "
+            "(create it with settings {'keep_floats': true})."
+        )
+    if mode == "float-exact" and query.floats is None:
+        raise InvalidInputError("float-exact needs the query's float vector (embed with with_floats=True).")

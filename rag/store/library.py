@@ -1,0 +1,154 @@
+"""The library: the collections under ``<data_dir>/collections/<name>/``.
+
+A collection appears under its name only when complete: it is built in a hidden temporary folder and
+renamed into place (atomic), and deleted by renaming it away first. ``open_collection`` returns one shared
+``Collection`` per name and process; ``Collection.close`` drops it from the library.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rag.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    FingerprintMismatchError,
+    InvalidInputError,
+)
+from rag.store import writes
+from rag.store.collection import DB_FILE, LOCK_FILE, Collection, initialize
+from rag.store.lock import WriteLock
+from rag.store.rows import fsync_directory
+from rag.store.schema import FTS_FINGERPRINT
+from rag.types import CollectionInfo
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InvalidInputError(
+            f"Invalid collection name {name!r}: use 1 to 64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+
+
+def fingerprint_differences(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two embedder fingerprints (sorted)."""
+    return sorted(key for key in set(stored) | set(given) if stored.get(key) != given.get(key))
+
+
+class Library:
+    """All collections under one data folder."""
+
+    def __init__(self, data_dir: str | Path, *, lock_timeout: float = 10.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.root = self.data_dir / "collections"
+        self.lock_timeout = lock_timeout
+        self._open: dict[str, Collection] = {}
+        self._guard = threading.RLock()
+
+    def _path(self, name: str) -> Path:
+        check_name(name)
+        return self.root / name
+
+    def list_collections(self) -> list[CollectionInfo]:
+        if not self.root.is_dir():
+            return []
+        names = sorted(
+            p.name for p in self.root.iterdir() if NAME_PATTERN.match(p.name) and (p / DB_FILE).exists()
+        )
+        return [self.open_collection(name).info() for name in names]
+
+    def create_collection(
+        self, name: str, *, fingerprint: dict[str, Any], settings: dict[str, Any] | None = None
+    ) -> Collection:
+        path = self._path(name)
+        if not isinstance(fingerprint, dict) or not isinstance(fingerprint.get("embedder", {}), dict):
+            raise InvalidInputError("A collection fingerprint must be a dict with an 'embedder' dict.")
+        settings = dict(settings or {})
+        writes.validate_settings(settings)
+        if path.exists():
+            raise CollectionExistsError(f"Collection {name!r} exists already.")
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".creating-{name}-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            initialize(staging, name, {**fingerprint, "fts": dict(FTS_FINGERPRINT)}, settings)
+            fsync_directory(staging)
+            try:
+                staging.rename(path)
+            except OSError as exc:  # a non-empty folder of that name appeared meanwhile
+                raise CollectionExistsError(f"Collection {name!r} exists already.") from exc
+            fsync_directory(self.root)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self.open_collection(name)
+
+    def open_collection(self, name: str, *, embedder_fingerprint: dict[str, Any] | None = None) -> Collection:
+        path = self._path(name)
+        with self._guard:
+            collection = self._open.get(name)
+            if collection is None:
+                if not (path / DB_FILE).exists():
+                    raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")
+                collection = Collection(path, name, lock_timeout=self.lock_timeout, on_close=self._forget)
+                self._open[name] = collection
+        if embedder_fingerprint is not None:
+            _check_fingerprint(collection, embedder_fingerprint)
+        return collection
+
+    def get_or_create_collection(
+        self, name: str, *, fingerprint: dict[str, Any], settings: dict[str, Any] | None = None
+    ) -> Collection:
+        embedder = fingerprint.get("embedder") if isinstance(fingerprint, dict) else None
+        try:
+            return self.open_collection(name, embedder_fingerprint=embedder)
+        except CollectionNotFoundError:
+            pass
+        try:
+            return self.create_collection(name, fingerprint=fingerprint, settings=settings)
+        except CollectionExistsError:  # created by someone else in between
+            return self.open_collection(name, embedder_fingerprint=embedder)
+
+    def delete_collection(self, name: str) -> None:
+        path = self._path(name)
+        if not (path / DB_FILE).exists():
+            raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")
+        with self._guard:
+            collection = self._open.pop(name, None)
+        if collection is not None:
+            collection.close()
+        # hold the writer lock so no write is half-way through while the folder goes away
+        with WriteLock(path / LOCK_FILE, timeout=self.lock_timeout).hold():
+            trash = self.root / f".deleting-{name}-{uuid.uuid4().hex}"
+            path.rename(trash)
+            fsync_directory(self.root)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._guard:
+            collections = list(self._open.values())
+        for collection in collections:
+            collection.close()
+
+    def _forget(self, collection: Collection) -> None:
+        with self._guard:
+            if self._open.get(collection.name) is collection:
+                del self._open[collection.name]
+
+
+def _check_fingerprint(collection: Collection, given: dict[str, Any]) -> None:
+    stored = collection.fingerprint.get("embedder", {})
+    differing = fingerprint_differences(stored, given)
+    if differing:
+        details = ", ".join(f"{k}: stored {stored.get(k)!r}, given {given.get(k)!r}" for k in differing)
+        raise FingerprintMismatchError(
+            f"Collection {collection.name!r} was built by a different embedder ({details}). "
+            "Query it with the embedder that built it, or ingest into a new collection."
+        )

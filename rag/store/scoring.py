@@ -1,0 +1,76 @@
+"""Scoring kernels of the search path (numpy, one BLAS thread): int8 rescoring, exact scans, top-k.
+
+There is no FAISS-native int8 subset rescoring (PERFORMANCE.md section 6.6), so candidates are gathered from
+the memory-mapped int8 rows and scored with a float32 GEMV. numpy's BLAS is pinned to one thread here: a
+400 x d GEMV split over two threads of a busy 2-vCPU box stalls for milliseconds (section 6.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.quantization import cosine_int8
+from rag.types import Float32Array
+
+IdArray = npt.NDArray[np.int64]
+_BLOCK_ROWS = 32768
+
+
+@lru_cache(maxsize=1)
+def _controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's (and faiss's) BLAS limited to one thread for the ``with`` body (~10 us to enter)."""
+    with _controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -> Float32Array:
+    """Cosine between the int8 query (d,) and the int8 rows at positions ``rows`` (gathered from the mmap)."""
+    if not len(rows):
+        return np.empty(0, np.float32)
+    # gathering in file order reads the mapped pages sequentially; the scores return in the caller's order
+    order = np.argsort(rows, kind="stable")
+    gathered = np.empty((len(rows), int8_rows.shape[1]), dtype=np.int8)
+    gathered[order] = int8_rows[rows[order]]
+    with one_blas_thread():
+        return cosine_int8(query_int8, gathered)
+
+
+def exact_cosine(query: np.ndarray, matrix: np.ndarray, rows: IdArray) -> Float32Array:
+    """Cosine of ``query`` (d,) against ``matrix[rows]`` (int8 or float32 rows), scanned in blocks."""
+    q = np.asarray(query, dtype=np.float32)
+    q_norm = np.float32(np.linalg.norm(q))
+    scores = np.empty(len(rows), dtype=np.float32)
+    with one_blas_thread():
+        for start in range(0, len(rows), _BLOCK_ROWS):
+            block = np.asarray(matrix[rows[start : start + _BLOCK_ROWS]], dtype=np.float32)
+            norms = np.sqrt(np.einsum("ij,ij->i", block, block)) * q_norm
+            dots = block @ q
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scores[start : start + len(block)] = np.where(norms > 0, dots / norms, np.float32(0.0))
+    return scores
+
+
+def top_k(ids: IdArray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (id, score) pairs, best first; ties broken by the smaller id (deterministic)."""
+    if not len(ids) or k <= 0:
+        return []
+    if len(ids) > k:
+        # argpartition narrows to the k best, then ids tied with the k-th score join so the tie-break holds
+        kth = np.partition(-scores, k - 1)[k - 1]
+        keep = np.flatnonzero(-scores <= kth)
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -np.asarray(scores, dtype=np.float64)))[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]

@@ -1,0 +1,216 @@
+"""The in-memory vector state of a collection, derived from SQLite + row files, and vector search.
+
+State = binary index (chunk id -> sign bits), ``id_to_row`` (chunk id -> row of the row files) and mmapped
+row views, all at one SQLite ``generation``. ``refresh`` brings it to the generation a read transaction sees:
+by catching up (tombstones and chunks newer than the state's generation) or by rebuilding. The snapshot
+file (see ``snapshot.py``) only shortens the rebuild; SQLite stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import InvalidInputError
+from rag.index import BinaryIndex, hamming_top_k
+from rag.store import snapshot
+from rag.store.lock import ReadWriteLock
+from rag.store.rows import RowFiles, RowViews
+from rag.store.scoring import IdArray, exact_cosine, rescore_int8, top_k
+from rag.types import Embeddings
+
+VECTOR_MODES = ("binary", "binary+int8", "int8-exact", "float-exact")
+Scored = list[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a read transaction sees of the vector bookkeeping (the ``meta`` table)."""
+
+    generation: int
+    rows: int
+    vector_generation: int
+    pruned_through: int
+    dimensions: int
+    keep_floats: bool
+    index_kind: str
+    nlist: int
+    nprobe: int
+
+    def files(self, directory: Path) -> RowFiles:
+        return RowFiles(directory, self.vector_generation, self.dimensions, keep_floats=self.keep_floats)
+
+    def layout(self) -> tuple[int, int, bool, str, int, int]:
+        """Everything that, when it changes, forces a rebuild rather than a catch-up."""
+        return (
+            self.vector_generation,
+            self.dimensions,
+            self.keep_floats,
+            self.index_kind,
+            self.nlist,
+            self.nprobe,
+        )
+
+
+class VectorState:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.generation = -1
+        self.snapshot_generation = -1
+        self._layout: tuple[int, int, bool, str, int, int] | None = None
+        self._index: BinaryIndex | None = None
+        self._id_to_row = np.full(0, -1, dtype=np.int64)
+        self._views: RowViews | None = None
+        self._lock = ReadWriteLock()
+
+    def refresh(self, conn: sqlite3.Connection, committed: Committed) -> None:
+        """Catch up with (or rebuild from) what ``conn``'s open read transaction sees."""
+        if committed.generation == self.generation and committed.layout() == self._layout:
+            return
+        with self._lock.write():
+            if committed.generation == self.generation and committed.layout() == self._layout:
+                return
+            if committed.dimensions == 0:
+                self._reset(committed, None, np.full(0, -1, dtype=np.int64))
+            elif self._can_catch_up(committed):
+                self._catch_up(conn, committed)
+            else:
+                self._rebuild(conn, committed)
+
+    def _can_catch_up(self, committed: Committed) -> bool:
+        return (
+            self._index is not None
+            and self._layout == committed.layout()
+            and self.generation >= committed.pruned_through
+        )
+
+    def _reset(self, committed: Committed, index: BinaryIndex | None, id_to_row: IdArray) -> None:
+        self._index = index
+        self._id_to_row = id_to_row
+        self._views = committed.files(self.directory).views(committed.rows) if committed.dimensions else None
+        self.generation = committed.generation
+        self._layout = committed.layout()
+
+    def _rebuild(self, conn: sqlite3.Connection, committed: Committed) -> None:
+        loaded = snapshot.load(self.directory, committed)
+        if loaded is not None and loaded[0] >= committed.pruned_through:
+            generation, index, id_to_row = loaded
+            self._reset(committed, index, id_to_row)
+            self.generation = self.snapshot_generation = generation
+            self._catch_up(conn, committed)
+            return
+        ids, rows = _fetch_pairs(conn, "SELECT id, vector_row FROM chunks ORDER BY id", ())
+        views = committed.files(self.directory).views(committed.rows)
+        index = BinaryIndex.build(
+            committed.dimensions,
+            ids,
+            np.asarray(views.bits[rows]),
+            kind=committed.index_kind,
+            nlist=committed.nlist,
+            nprobe=committed.nprobe,
+        )
+        self._reset(committed, index, _id_map(ids, rows, np.full(0, -1, dtype=np.int64)))
+
+    def _catch_up(self, conn: sqlite3.Connection, committed: Committed) -> None:
+        assert self._index is not None
+        since = (self.generation,)
+        dead = np.array(
+            [r[0] for r in conn.execute("SELECT chunk_id FROM tombstones WHERE generation > ?", since)]
+        )
+        ids, rows = _fetch_pairs(
+            conn, "SELECT id, vector_row FROM chunks WHERE generation > ? ORDER BY id", since
+        )
+        views = committed.files(self.directory).views(committed.rows)
+        dead = dead.astype(np.int64)
+        self._index.remove(dead)
+        id_to_row = self._id_to_row.copy()
+        id_to_row[dead[dead < len(id_to_row)]] = -1
+        self._index.add(ids, np.asarray(views.bits[rows]))
+        self._reset(committed, self._index, _id_map(ids, rows, id_to_row))
+
+    def save_snapshot(self) -> None:
+        """Write the index at its generation (atomic replace); the caller holds the collection write lock."""
+        with self._lock.read():
+            if self._index is not None and self._layout is not None:
+                snapshot.save(self.directory, self.generation, self._layout, self._index, self._id_to_row)
+                self.snapshot_generation = self.generation
+
+    def search(
+        self, query: Embeddings, *, mode: str, k: int, multiplier: int, allowed: IdArray | None
+    ) -> tuple[Scored, dict[str, float]]:
+        """Best ``k`` (chunk id, score) pairs for the single query in ``query``, and stage timings (ms)."""
+        with self._lock.read():
+            if self._index is None or self._views is None or len(self._index) == 0:
+                return [], {}
+            if allowed is not None:
+                inside = allowed[allowed < len(self._id_to_row)]
+                allowed = inside[self._id_to_row[inside] >= 0]
+            if mode in ("binary", "binary+int8"):
+                return self._search_binary(query, mode, k, multiplier, allowed)
+            return self._search_exact(query, mode, k, allowed)
+
+    def _search_binary(
+        self, query: Embeddings, mode: str, k: int, multiplier: int, allowed: IdArray | None
+    ) -> tuple[Scored, dict[str, float]]:
+        assert self._index is not None and self._views is not None
+        depth = k if mode == "binary" else k * multiplier
+        started = time.perf_counter()
+        if allowed is not None and mode == "binary+int8" and len(allowed) <= depth:
+            ids = allowed  # every match is a candidate: the Hamming stage cannot narrow them further
+            distances = np.zeros(len(ids), np.int32)
+        elif allowed is not None and not self._index.supports_selector:
+            codes = np.asarray(self._views.bits[self._id_to_row[allowed]])
+            ids, distances = hamming_top_k(query.bits[0], codes, allowed, depth)
+        else:
+            ids, distances = self._index.search(query.bits[0], depth, allowed=allowed)
+        timings = {"hamming": _ms(started)}
+        if mode == "binary":
+            scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)
+            return top_k(ids, scores, k), timings
+        started = time.perf_counter()
+        scores = rescore_int8(query.int8[0], self._views.int8, self._id_to_row[ids])
+        result = top_k(ids, scores, k)
+        timings["rescore"] = _ms(started)
+        return result, timings
+
+    def _search_exact(
+        self, query: Embeddings, mode: str, k: int, allowed: IdArray | None
+    ) -> tuple[Scored, dict[str, float]]:
+        assert self._views is not None
+        ids = np.flatnonzero(self._id_to_row >= 0).astype(np.int64) if allowed is None else allowed
+        started = time.perf_counter()
+        if mode == "int8-exact":
+            scores = exact_cosine(query.int8[0], self._views.int8, self._id_to_row[ids])
+        else:
+            if self._views.floats is None or query.floats is None:
+                raise InvalidInputError(
+                    "float-exact needs float vectors: this collection does not keep them "
+                    "(create it with settings {'keep_floats': true})."
+                )
+            scores = exact_cosine(query.floats[0], self._views.floats, self._id_to_row[ids])
+        result = top_k(ids, scores, k)
+        return result, {"rescore": _ms(started)}
+
+
+def _fetch_pairs(conn: sqlite3.Connection, sql: str, params: tuple[int, ...]) -> tuple[IdArray, IdArray]:
+    pairs = np.array(conn.execute(sql, params).fetchall(), dtype=np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+
+def _id_map(ids: IdArray, rows: IdArray, base: IdArray) -> IdArray:
+    """``base`` (chunk id -> row, -1 when absent) grown to cover ``ids`` and updated with their rows."""
+    size = max(len(base), int(ids.max()) + 1 if len(ids) else 0)
+    if size > len(base):
+        grown = np.full(max(size, len(base) * 5 // 4), -1, dtype=np.int64)
+        grown[: len(base)] = base
+        base = grown
+    base[ids] = rows
+    return base
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
