@@ -1,0 +1,41 @@
+"""Session fixtures: tiny random pplx-embed checkpoints (v1, context, context with a trailing EOS),
+their loaded embedders, and the real offline MiniLM encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rag.embedding.pplx import PplxEmbedder
+from rag.embedding.torch_pplx import load_checkpoint
+from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pplx")
+    return {
+        "v1": write_pplx_checkpoint(root / "pplx-embed-v1-tiny", contextual=False, seed=1),
+        "context": write_pplx_checkpoint(root / "pplx-embed-context-v1-tiny", contextual=True, seed=2),
+        "context_eos": write_pplx_checkpoint(
+            root / "pplx-embed-context-eos-tiny", contextual=True, seed=2, append_eos=True
+        ),
+    }
+
+
+def make_pplx(folder: Path, **options: object) -> PplxEmbedder:
+    max_length = int(options.pop("max_length", 32768))  # type: ignore[call-overload]
+    checkpoint = load_checkpoint(folder, device="cpu", dtype=torch.float32, max_length=max_length)
+    return PplxEmbedder(checkpoint, name=folder.name, revision="test", **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def v1(checkpoints: dict[str, Path]) -> PplxEmbedder:
+    return make_pplx(checkpoints["v1"])
+
+
+@pytest.fixture(scope="session")
+def context(checkpoints: dict[str, Path]) -> PplxEmbedder:
+    return make_pplx(checkpoints["context"])
