@@ -1,0 +1,104 @@
+"""The app factory: ``uvicorn api.app:create_app --factory`` (what ``rag serve`` runs).
+
+``create_app()`` reads ``Settings()`` from the environment (``RAG_*``); tests pass settings (and may
+inject an embedder). It refuses, by raising ``ConfigError`` before anything binds, to serve without API
+keys on an address other than loopback (``RAG_HOST``) unless ``RAG_ALLOW_INSECURE_BIND`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.limits import BodyLimitMiddleware
+from api.metrics import MetricsMiddleware
+from api.routes import collections, documents, embeddings, health, jobs, search
+from api.state import AppState
+from rag.embedding.base import Embedder
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+logger = logging.getLogger("api")
+
+DESCRIPTION = """\
+Retrieval on contextual chunk embeddings: add documents to collections, search them (binary + int8),
+and embed texts with the same wire format as the hosted pplx-embed API.
+
+Errors always answer `{"error": "...", "error_type": "..."}`. With API keys configured, every route
+but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <key>`.
+"""
+
+TAGS = [
+    {"name": "search", "description": "Query a collection."},
+    {"name": "collections", "description": "Create, list and delete collections."},
+    {"name": "documents", "description": "Add, read and delete documents."},
+    {"name": "jobs", "description": "Background ingestion jobs."},
+    {"name": "embeddings", "description": "Hosted pplx-embed API compatible embeddings."},
+    {"name": "service", "description": "Health, readiness, metrics and build information."},
+]
+
+
+def package_version() -> str:
+    try:
+        return version("pplx-rag")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _configure_logging() -> None:
+    """Make the service's own log lines visible when nobody configured logging (uvicorn does not)."""
+    api_logger = logging.getLogger("api")
+    if not api_logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     [api] %(message)s"))
+        api_logger.addHandler(handler)
+        api_logger.setLevel(logging.INFO)
+
+
+def _settings_from_environment() -> Settings:
+    no_overrides: dict[str, Any] = {}  # every field from RAG_* (mypy sees no defaults without a plugin)
+    return Settings(**no_overrides)
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """Build the service. ``embedder`` replaces the configured model (tests, embedding the app)."""
+    _configure_logging()
+    settings = _settings_from_environment() if settings is None else settings
+    try:
+        state = AppState(settings, embedder=embedder)
+    except ConfigError as exc:
+        logger.error("%s", exc.message)
+        raise
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.start()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="pplx-rag",
+        version=package_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.rag = state
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    for module in (search, collections, documents, jobs, embeddings, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,109 @@
+"""The collections and documents endpoints' work (blocking store calls: run off the event loop)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from api.auth import Principal
+from api.ingesting import ingest_options, new_collection_fingerprint
+from api.schemas import (
+    ChunkPublic,
+    CollectionCreate,
+    CollectionList,
+    CollectionPublic,
+    Deleted,
+    DocumentPublic,
+    DocumentSummary,
+)
+from api.state import AppState
+from rag.errors import DocumentNotFoundError, InvalidInputError
+from rag.types import CollectionInfo, StoredDocument
+
+
+def collection_public(info: CollectionInfo) -> CollectionPublic:
+    return CollectionPublic(
+        name=info.name,
+        documents=info.documents,
+        chunks=info.chunks,
+        fingerprint=info.fingerprint,
+        settings=info.settings,
+    )
+
+
+def list_collections(state: AppState, principal: Principal) -> CollectionList:
+    """The collections this caller may touch."""
+    infos = state.ready_library().list_collections()
+    return CollectionList(collections=[collection_public(i) for i in infos if principal.may_touch(i.name)])
+
+
+def collection_info(state: AppState, name: str) -> CollectionPublic:
+    return collection_public(state.ready_library().open_collection(name).info())
+
+
+def create_collection(state: AppState, body: CollectionCreate) -> CollectionPublic:
+    """A new, empty collection for the served model, chunked as ``body`` says (server defaults else)."""
+    options = ingest_options(state.settings, {}, {"keep_floats": body.keep_floats})
+    options = replace(
+        options,
+        target_tokens=body.chunk_target_tokens or options.target_tokens,
+        max_tokens=body.chunk_max_tokens or options.max_tokens,
+    )
+    if options.max_tokens < options.target_tokens:
+        raise InvalidInputError(
+            f"chunk_max_tokens ({options.max_tokens}) must be at least "
+            f"chunk_target_tokens ({options.target_tokens})."
+        )
+    library = state.ready_library()
+    fingerprint = new_collection_fingerprint(library, state.ready_embedder(), options)
+    collection = library.create_collection(
+        body.name, fingerprint=fingerprint, settings={"keep_floats": body.keep_floats}
+    )
+    return collection_public(collection.info())
+
+
+def delete_collection(state: AppState, name: str) -> Deleted:
+    state.ready_library().delete_collection(name)
+    return Deleted(deleted=name, kind="collection")
+
+
+def _summary(document: StoredDocument) -> DocumentSummary:
+    return DocumentSummary(
+        id=document.id,
+        source=document.source,
+        title=document.title,
+        content_hash=document.content_hash,
+        metadata=document.metadata,
+        version=document.version,
+        created_at=document.created_at,
+        updated_at=document.updated_at,
+        chunk_count=document.chunk_count,
+    )
+
+
+def list_documents(state: AppState, name: str, *, limit: int, offset: int) -> list[DocumentSummary]:
+    collection = state.ready_library().open_collection(name)
+    return [_summary(document) for document in collection.list_documents(limit=limit, offset=offset)]
+
+
+def get_document(state: AppState, name: str, doc_id: str) -> DocumentPublic:
+    """A stored document and its chunks."""
+    collection = state.ready_library().open_collection(name)
+    document = collection.get_document(doc_id)
+    chunks = [
+        ChunkPublic(
+            ordinal=chunk.ordinal,
+            text=chunk.text,
+            char_start=chunk.char_start,
+            char_end=chunk.char_end,
+            token_count=chunk.token_count,
+            page=chunk.page,
+        )
+        for chunk in collection.get_chunks(doc_id)
+    ]
+    return DocumentPublic(**_summary(document).model_dump(), chunks=chunks)
+
+
+def delete_document(state: AppState, name: str, doc_id: str) -> Deleted:
+    if not state.ready_library().open_collection(name).delete_documents([doc_id]):
+        raise DocumentNotFoundError(f"no document {doc_id!r} in the collection {name!r}.")
+    return Deleted(deleted=doc_id, kind="document")

@@ -1,0 +1,73 @@
+"""Dependencies the routes declare: the app's state, the caller and its rights.
+
+``Reader``, ``Writer`` and ``Admin`` are the caller once its key holds that role; the
+``*Collection`` aliases are a collection name from the path that the caller may also touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal, Role
+from api.schemas import NAME_PATTERN
+from api.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state = request.app.state.rag
+    assert isinstance(state, AppState)
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key as a bearer token; required whenever keys are configured.",
+)
+
+
+def get_principal(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    return state.keyring.authenticate(None if credentials is None else credentials.credentials)
+
+
+def _with_role(role: Role) -> Callable[[Principal], Principal]:
+    def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        principal.require_role(role)
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(_with_role("read"))]
+Writer = Annotated[Principal, Depends(_with_role("write"))]
+Admin = Annotated[Principal, Depends(_with_role("admin"))]
+
+PathName = Annotated[str, Path(pattern=NAME_PATTERN, description="A collection name.")]
+
+
+def _readable(name: PathName, principal: Reader) -> str:
+    principal.require_collection(name)
+    return name
+
+
+def _writable(name: PathName, principal: Writer) -> str:
+    principal.require_collection(name)
+    return name
+
+
+def _administrable(name: PathName, principal: Admin) -> str:
+    principal.require_collection(name)
+    return name
+
+
+ReadableCollection = Annotated[str, Depends(_readable)]
+WritableCollection = Annotated[str, Depends(_writable)]
+AdminCollection = Annotated[str, Depends(_administrable)]

@@ -1,0 +1,129 @@
+"""One error body and one table from ``error_type`` to HTTP status.
+
+Every error the service answers has the body ``{"error": <sentence>, "error_type": <stable id>}``:
+``RagError``s raised anywhere below the routes, FastAPI's request validation, Starlette's 404/405 and
+anything unexpected (a 500 ``internal_error`` whose body never carries the exception's text).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.schemas import ErrorBody
+from rag.errors import RagError
+
+logger = logging.getLogger("api")
+
+STATUS_BY_ERROR_TYPE: dict[str, int] = {
+    "validation_error": 422,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "payload_too_large": 413,
+    "busy": 429,
+    "not_ready": 503,
+    "model_load_error": 503,
+    "conflict": 409,
+    "fingerprint_mismatch": 409,
+    "config_error": 500,
+    "store_error": 500,
+    "corrupt_store": 500,
+    "embedding_error": 500,
+    "internal_error": 500,
+}
+
+# Statuses Starlette raises by itself (unknown path, wrong method, oversized body) and their error types.
+ERROR_TYPE_BY_STATUS: dict[int, str] = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    422: "validation_error",
+    429: "busy",
+    503: "not_ready",
+}
+
+RETRY_AFTER_SECONDS = "1"
+
+_DESCRIPTIONS = {
+    401: "No API key, or an unknown one.",
+    403: "The key lacks the role or the collection.",
+    404: "No such collection, document, job or model.",
+    409: "Conflicts with what is stored (exists already, or built by another model).",
+    413: "Request body or upload over its limit.",
+    422: "Invalid request.",
+    429: "Too busy; retry after the Retry-After delay.",
+    503: "Model or collections not loaded yet.",
+}
+AUTH_CODES = (401, 403)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, all with the one error body."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+def status_for(error_type: str) -> int:
+    """The HTTP status of an error type; unknown types are internal errors."""
+    return STATUS_BY_ERROR_TYPE.get(error_type, 500)
+
+
+def error_response(message: str, error_type: str, *, status: int | None = None) -> JSONResponse:
+    """The one error body, with ``WWW-Authenticate`` on 401 and ``Retry-After`` on 429/503."""
+    code = status_for(error_type) if status is None else status
+    headers: dict[str, str] = {}
+    if code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if code in (429, 503):
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return JSONResponse({"error": message, "error_type": error_type}, status_code=code, headers=headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(problems) if problems else "invalid request."
+
+
+async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RagError)
+    code = status_for(exc.error_type)
+    if code >= 500:
+        logger.error("%s on %s %s: %s", exc.error_type, request.method, request.url.path, exc.message)
+    return error_response(exc.message, exc.error_type, status=code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(_describe_validation(exc), "validation_error", status=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error_type = ERROR_TYPE_BY_STATUS.get(exc.status_code, "internal_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed."
+    return error_response(message, error_type, status=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response("internal server error.", "internal_error", status=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through the one body."""
+    app.add_exception_handler(RagError, _rag_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

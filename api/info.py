@@ -1,0 +1,50 @@
+"""What ``/v1/info`` and ``/readyz`` report about the running service."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from api.schemas import Info, Ready
+from api.state import AppState
+
+REPORTED_PACKAGES = ("pplx-rag", "fastapi", "numpy", "faiss-cpu", "torch", "transformers")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape results, and Python's; missing packages are left out."""
+    versions = {"python": platform.python_version()}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def build_info(state: AppState) -> Info:
+    embedder = state.ready_embedder()
+    fingerprint = embedder.fingerprint
+    settings = state.settings
+    return Info(
+        models={"document": str(fingerprint["doc_model"]), "query": str(fingerprint["query_model"])},
+        dimensions=embedder.dimensions,
+        fingerprint=fingerprint,
+        versions=package_versions(),
+        auth=state.keyring.enabled,
+        limits={
+            "max_body_bytes": settings.max_body_bytes,
+            "max_upload_bytes": settings.max_upload_bytes,
+            "background_job_threshold": settings.background_job_threshold,
+            "batch_max_queries": settings.batch_max_queries,
+            "batch_wait_ms": settings.batch_wait_ms,
+            "query_cache_size": settings.query_cache_size,
+        },
+    )
+
+
+def readiness(state: AppState) -> Ready:
+    """Ready once the model is loaded and the library is open (``NotReadyError`` otherwise)."""
+    embedder = state.ready_embedder()
+    library = state.ready_library()
+    return Ready(status="ready", model=embedder.model_name, collections=len(library.list_collections()))

@@ -1,0 +1,45 @@
+"""Liveness, readiness, Prometheus metrics (no key needed) and build information."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import Reader, State
+from api.errors import AUTH_CODES, error_responses
+from api.info import build_info, readiness
+from api.schemas import Health, Info, Ready
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz", summary="The model is loaded and the collections are open", responses=error_responses(503)
+)
+async def readyz(state: State) -> Ready:
+    return await run_in_threadpool(readiness, state)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(state: State) -> Response:
+    body = await run_in_threadpool(generate_latest, state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/v1/info", summary="Models, width, fingerprint and versions", responses=error_responses(*AUTH_CODES, 503)
+)
+async def info(state: State, principal: Reader) -> Info:
+    return build_info(state)

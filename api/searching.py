@@ -1,0 +1,67 @@
+"""Search through the API: the query embedded by the batcher (or its cache), the search on a thread."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from api.auth import Principal
+from api.schemas import HitPublic, SearchRequest, SearchResponse
+from api.state import AppState
+from rag.types import Hit, SearchResult
+
+
+def hit_public(hit: Hit) -> HitPublic:
+    return HitPublic(
+        chunk_id=hit.chunk_id,
+        document_id=hit.document_id,
+        score=hit.score,
+        text=hit.text,
+        metadata=hit.metadata,
+        char_start=hit.char_start,
+        char_end=hit.char_end,
+        page=hit.page,
+        source=hit.source,
+        title=hit.title,
+    )
+
+
+def server_timing(timings: dict[str, float]) -> str:
+    """The ``Server-Timing`` header of per-stage milliseconds."""
+    return ", ".join(f"{stage};dur={ms:.3f}" for stage, ms in timings.items())
+
+
+async def run_search(state: AppState, principal: Principal, request: SearchRequest) -> SearchResponse:
+    """Embed the query (batched with concurrent ones), then search the collection off the event loop."""
+    principal.require_collection(request.collection)
+    embedder = state.ready_embedder()
+    searcher = await run_in_threadpool(state.searcher, request.collection)
+    options: dict[str, Any] = {
+        "top_k": request.top_k,
+        "rescore_multiplier": request.rescore_multiplier,
+        "filter": request.filter,
+        "mode": request.mode,
+    }
+    if request.mode == "bm25":  # lexical only: no query embedding
+        result = await run_in_threadpool(lambda: searcher.search(request.query, **options))
+        return _response(state, result, embedder.model_name, embed_ms=0.0)
+    started = time.perf_counter()
+    query = await state.ready_batcher().embed(request.query)
+    embed_ms = (time.perf_counter() - started) * 1000.0
+    result = await run_in_threadpool(lambda: searcher.search_embedded(request.query, query, **options))
+    return _response(state, result, embedder.model_name, embed_ms=embed_ms)
+
+
+def _response(state: AppState, result: SearchResult, model: str, *, embed_ms: float) -> SearchResponse:
+    timings = {stage: round(ms, 3) for stage, ms in result.timings.items()}
+    timings["embed"] = round(embed_ms, 3)
+    timings["total"] = round(result.timings.get("total", 0.0) + embed_ms, 3)
+    state.metrics.observe_search(timings)
+    return SearchResponse(
+        hits=[hit_public(hit) for hit in result.hits],
+        timings=timings,
+        model=model,
+        mode=result.mode,
+    )

@@ -1,0 +1,135 @@
+"""What one app holds while it runs: settings, keys, metrics, the model, the library, open searchers.
+
+The model loads on its own thread when the app starts, so ``/healthz`` answers at once and
+``/readyz`` says 503 until it is loaded. All model calls (the query batcher's and the hosted-API
+endpoints') run on that one thread, off the event loop; ingestion jobs run on the jobs thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from api.auth import KeyRing, check_bind, load_keyring
+from api.batcher import QueryBatcher
+from api.jobs import JobManager
+from api.metrics import Metrics
+from api.schemas import IngestReport
+from rag.embedding.base import Embedder
+from rag.errors import NotReadyError, RagError
+from rag.search import Searcher
+from rag.settings import Settings
+from rag.store import Collection, Library
+from rag.types import CollectionInfo
+
+logger = logging.getLogger("api")
+
+
+def _load_embedder(settings: Settings) -> Embedder:
+    from rag.embedding.factory import load_embedder_from_settings
+
+    return load_embedder_from_settings(settings)
+
+
+class AppState:
+    """The running service's parts. Built by ``create_app``; started and closed by its lifespan."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.keyring: KeyRing = load_keyring(settings)
+        self.auth_note = check_bind(settings, self.keyring)
+        self.metrics = Metrics()
+        self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.jobs: JobManager[IngestReport] = JobManager()
+        self.library: Library | None = None
+        self.embedder: Embedder | None = None
+        self.batcher: QueryBatcher | None = None
+        self.load_error: str | None = None
+        self._given_embedder = embedder
+        self.metrics.watch_collections(self.collection_infos)
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Open the library, then load the model in the background (``/readyz`` waits for both)."""
+        logger.info("%s", self.auth_note)
+        self.library = Library(self.settings.data_dir)
+        if self._given_embedder is not None:
+            self._set_embedder(self._given_embedder)
+            return
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(self.model_executor, self._load_model)
+
+    def _load_model(self) -> None:
+        try:
+            embedder = _load_embedder(self.settings)
+        except RagError as exc:
+            self.load_error = exc.message
+            logger.error("the model failed to load: %s", exc.message)
+            return
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__} while loading the model"
+            logger.exception("the model failed to load")
+            return
+        self._set_embedder(embedder)
+
+    def _set_embedder(self, embedder: Embedder) -> None:
+        self.batcher = QueryBatcher(
+            partial(embedder.embed_queries, with_floats=True),  # floats too, for float-exact
+            executor=self.model_executor,
+            max_batch=self.settings.batch_max_queries,
+            wait_ms=self.settings.batch_wait_ms,
+            cache_size=self.settings.query_cache_size,
+            on_batch=self.metrics.embed_batch_size.observe,
+            on_cache=lambda hit: self.metrics.query_cache.labels("hit" if hit else "miss").inc(),
+        )
+        self.embedder = embedder
+        logger.info("model ready: %s (d=%d)", embedder.model_name, embedder.dimensions)
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+        await asyncio.to_thread(self.jobs.shutdown)
+        if self.library is not None:
+            self.library.close()
+        self.model_executor.shutdown(wait=False, cancel_futures=True)
+
+    # Readiness
+
+    def ready_embedder(self) -> Embedder:
+        if self.embedder is None:
+            detail = f" ({self.load_error})" if self.load_error else " yet"
+            raise NotReadyError(f"the model is not loaded{detail}.")
+        return self.embedder
+
+    def ready_batcher(self) -> QueryBatcher:
+        self.ready_embedder()
+        assert self.batcher is not None
+        return self.batcher
+
+    def ready_library(self) -> Library:
+        if self.library is None:
+            raise NotReadyError("the collection library is not open yet.")
+        return self.library
+
+    # Collections
+
+    def collection(self, name: str) -> Collection:
+        """The shared handle of a collection, checked against the served model (404, 409)."""
+        embedder = self.ready_embedder()
+        return self.ready_library().open_collection(name, embedder_fingerprint=embedder.fingerprint)
+
+    def searcher(self, name: str) -> Searcher:
+        """A searcher on the shared handle (``Searcher`` checks the fingerprint: 409 on a mismatch)."""
+        return Searcher(self.ready_library().open_collection(name), self.ready_embedder())
+
+    def collection_infos(self) -> list[CollectionInfo]:
+        """Every collection's counts; empty while the library is closed (used by the metrics scrape)."""
+        if self.library is None:
+            return []
+        try:
+            return self.library.list_collections()
+        except RagError:
+            return []

@@ -1,0 +1,196 @@
+"""The hosted pplx-embed API's wire format (EMBEDDINGS.md section 7), so its clients work locally.
+
+``POST /v1/embeddings`` takes ``input`` (a string or up to 512), ``POST /v1/contextualizedembeddings``
+takes documents as lists of chunks (up to 512 documents, 16,000 chunks); both take ``model``,
+``dimensions`` (a Matryoshka prefix) and ``encoding_format``: ``base64_int8`` (d signed bytes) or
+``base64_binary`` (d/8 bytes of sign bits, **LSB first**, unlike the project's big-endian ``packbits``).
+Token limits: 32,000 per input or document, 120,000 per request, counted with the model's tokenizer when
+the embedder offers ``count_tokens(texts) -> list[int]``, else bounded by the UTF-8 byte count plus two.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from rag.embedding.base import Embedder
+from rag.errors import InvalidInputError, NotFoundError
+from rag.quantization import msb_to_lsb_bits
+from rag.types import Embeddings
+
+MAX_INPUTS = 512
+MAX_CHUNKS = 16_000
+MAX_TOKENS_PER_INPUT = 32_000
+MAX_TOKENS_PER_REQUEST = 120_000
+SPECIAL_TOKENS_BOUND = 2
+
+EncodingFormat = Literal["base64_int8", "base64_binary"]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+
+class _EmbedBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="The served model (its id, or its name without the org).")
+    dimensions: int | None = Field(None, ge=1, description="Matryoshka prefix; default: the full width.")
+    encoding_format: EncodingFormat = "base64_int8"
+
+
+class EmbeddingsRequest(_EmbedBase):
+    """Independent texts (queries, or documents embedded alone)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"input": ["what is late chunking?"], "model": "pplx-embed-v1-0.6b"}]
+        },
+    )
+
+    input: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_INPUTS)]
+
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+class ContextualizedEmbeddingsRequest(_EmbedBase):
+    """Documents as their chunks in order; each chunk is embedded with its document as context."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "input": [["Late chunking embeds a document once.", "Each chunk then pools its span."]],
+                    "model": "pplx-embed-context-v1-0.6b",
+                    "encoding_format": "base64_binary",
+                }
+            ]
+        },
+    )
+
+    input: list[Annotated[list[NonEmpty], Field(min_length=1)]] = Field(min_length=1, max_length=MAX_INPUTS)
+
+    @model_validator(mode="after")
+    def _chunk_limit(self) -> ContextualizedEmbeddingsRequest:
+        total = sum(len(document) for document in self.input)
+        if total > MAX_CHUNKS:
+            raise ValueError(f"at most {MAX_CHUNKS} chunks per request, got {total}")
+        return self
+
+
+class EmbeddingObject(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: str = Field(description="base64 of int8 codes or of LSB-first sign bits.")
+
+
+class ContextualizedObject(BaseModel):
+    object: Literal["list"] = "list"
+    index: int
+    data: list[EmbeddingObject]
+
+
+class Cost(BaseModel):
+    input_cost: float
+    total_cost: float
+    currency: Literal["USD"] = "USD"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+    cost: Cost
+
+
+class EmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingObject]
+    model: str
+    usage: Usage
+
+
+class ContextualizedEmbeddingsResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ContextualizedObject]
+    model: str
+    usage: Usage
+
+
+def model_names(spec: str) -> set[str]:
+    """Names a served model answers to: its spec (hub id or folder) and its last path part."""
+    tail = spec.rstrip("/").rsplit("/", 1)[-1]
+    return {spec, tail}
+
+
+def check_model(requested: str, served: str) -> None:
+    """Refuse a model other than the served one (404 ``not_found``, naming what is served)."""
+    if requested not in model_names(served):
+        accepted = " or ".join(repr(name) for name in sorted(model_names(served)))
+        raise NotFoundError(f"model {requested!r} is not served here; use {accepted}.")
+
+
+def check_dimensions(dimensions: int | None, served: int, encoding: EncodingFormat) -> int:
+    """The width to return: ``dimensions`` within the served width (a multiple of 8 for bits)."""
+    width = served if dimensions is None else dimensions
+    if width > served:
+        raise InvalidInputError(f"dimensions must be at most {served} for this model, got {width}.")
+    if encoding == "base64_binary" and width % 8:
+        raise InvalidInputError(f"base64_binary needs dimensions divisible by 8, got {width}.")
+    return width
+
+
+def token_counter(embedder: Embedder) -> TokenCounter:
+    """The embedder's own token counter, or an upper bound (UTF-8 bytes + special tokens)."""
+    counter = getattr(embedder, "count_tokens", None)
+    if callable(counter):
+        return lambda texts: [int(n) for n in counter(texts)]
+    return lambda texts: [len(text.encode("utf-8")) + SPECIAL_TOKENS_BOUND for text in texts]
+
+
+def check_tokens(per_input: Sequence[int]) -> int:
+    """The request's total tokens, once each input and the total are within the hosted limits."""
+    for index, tokens in enumerate(per_input):
+        if tokens > MAX_TOKENS_PER_INPUT:
+            raise InvalidInputError(
+                f"input {index} has {tokens} tokens; the limit is {MAX_TOKENS_PER_INPUT} per input."
+            )
+    total = int(sum(per_input))
+    if total > MAX_TOKENS_PER_REQUEST:
+        raise InvalidInputError(f"the request has {total} tokens; the limit is {MAX_TOKENS_PER_REQUEST}.")
+    return total
+
+
+def encode_rows(embeddings: Embeddings, width: int, encoding: EncodingFormat) -> list[str]:
+    """base64 strings, one per row: int8 codes, or LSB-first sign bits, of the first ``width`` dims."""
+    if encoding == "base64_int8":
+        rows: Any = np.ascontiguousarray(embeddings.int8[:, :width])
+    else:
+        rows = msb_to_lsb_bits(embeddings.bits[:, : width // 8])
+    return [base64.b64encode(row.tobytes()).decode("ascii") for row in rows]
+
+
+def usage(tokens: int) -> Usage:
+    """A local server charges nothing; the shape is the hosted API's."""
+    return Usage(prompt_tokens=tokens, total_tokens=tokens, cost=Cost(input_cost=0.0, total_cost=0.0))
+
+
+def embeddings_response(rows: list[str], model: str, tokens: int) -> EmbeddingsResponse:
+    data = [EmbeddingObject(index=i, embedding=row) for i, row in enumerate(rows)]
+    return EmbeddingsResponse(data=data, model=model, usage=usage(tokens))
+
+
+def contextualized_response(
+    documents: list[list[str]], model: str, tokens: int
+) -> ContextualizedEmbeddingsResponse:
+    data = [
+        ContextualizedObject(
+            index=d, data=[EmbeddingObject(index=c, embedding=row) for c, row in enumerate(rows)]
+        )
+        for d, rows in enumerate(documents)
+    ]
+    return ContextualizedEmbeddingsResponse(data=data, model=model, usage=usage(tokens))
