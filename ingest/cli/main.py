@@ -8,7 +8,13 @@ from ingest.cli.app import app
 from rag.errors import RagError
 
 # Command modules register themselves on ``app`` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("embed_cmd",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "embed_cmd",
+    "ingest_cmd",
+    "search_cmd",
+    "collections_cmd",
+    "serve_cmd",
+)
 
 
 def _register_commands() -> None:

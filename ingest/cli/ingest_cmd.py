@@ -1,0 +1,134 @@
+"""``rag ingest``: load files and folders, chunk, embed and store them, with progress and a summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from ingest.cli.app import app, state
+from ingest.pipeline import IngestOptions, Ingestor, IngestProgress, IngestSummary, ProgressCallback
+from rag.embedding.factory import load_embedder_from_settings
+from rag.store import Library
+
+DEFAULT_COLLECTION = "default"
+
+
+@app.command("ingest")
+def ingest_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="Collection name.")
+    ] = DEFAULT_COLLECTION,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Only files matching this glob (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable).")
+    ] = None,
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Delete stored documents whose file under PATH is gone.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count documents, chunks and tokens; embed nothing.")
+    ] = False,
+    keep_floats: Annotated[
+        bool,
+        typer.Option("--keep-floats", help="New collection only: also keep float32 vectors (float-exact)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+) -> None:
+    """Ingest PATH... into a collection: unchanged documents are skipped, changed ones re-embedded.
+
+    Exits with status 1 when any file could not be read (each one is named with the reason).
+
+    Examples:
+
+        rag ingest docs/ --collection handbook
+
+        rag ingest notes/ --include '*.md' --exclude 'drafts/*' --sync
+    """
+    settings = state(ctx).settings
+    options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
+    embedder = load_embedder_from_settings(settings)
+    library = Library(settings.data_dir)
+    try:
+        ingestor = Ingestor(library, embedder, options)
+        with progress_bar(enabled=not as_json and sys.stderr.isatty()) as progress:
+            summary = ingestor.ingest_paths(
+                paths,
+                collection=collection,
+                include=include or (),
+                exclude=exclude or (),
+                sync=sync,
+                dry_run=dry_run,
+                progress=progress,
+            )
+    finally:
+        library.close()
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+    else:
+        print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+class _TokensPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} tokens/s" if speed else "- tokens/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress_bar(*, enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich bar on stderr (tokens done of tokens to embed), or nothing when disabled."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[documents]} docs, {task.fields[chunks]} chunks"),
+        _TokensPerSecond(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("embedding", total=None, documents="0/?", chunks=0)
+
+        def update(event: IngestProgress) -> None:
+            bar.update(
+                task,
+                total=max(event.tokens_total, 1),
+                completed=event.tokens_done,
+                documents=f"{event.documents_done}/{event.documents_total}",
+                chunks=event.chunks_done,
+            )
+
+        yield update
+
+
+def print_summary(summary: IngestSummary) -> None:
+    """The counts on stdout; failures and empty documents named on stderr."""
+    verb, embedded = ("would ingest", "to embed") if summary.dry_run else ("ingested", "embedded")
+    rate = summary.tokens / summary.seconds if summary.seconds and not summary.dry_run else 0.0
+    typer.echo(
+        f"{verb} into {summary.collection!r}: {summary.added} added, {summary.updated} updated, "
+        f"{summary.skipped} skipped, {summary.deleted} deleted, {summary.failed} failed "
+        f"({summary.documents} documents read; {summary.chunks} chunks, {summary.tokens:,} tokens {embedded}"
+        + (f", {rate:,.0f} tokens/s" if rate else "")
+        + f", {summary.seconds:.1f} s)"
+    )
+    if summary.empty:
+        typer.echo(f"no text, not stored: {', '.join(summary.empty)}", err=True)
+    for failure in summary.failures:
+        typer.echo(f"failed: {failure.name}: {failure.reason}", err=True)

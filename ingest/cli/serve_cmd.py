@@ -1,0 +1,47 @@
+"""``rag serve``: run the HTTP API under uvicorn.
+
+The app is named by its factory string, so the command line never imports ``api``; ``create_app`` builds
+its settings from the environment, so the global options travel there as ``RAG_*`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from ingest.cli.app import app, state
+from rag.errors import ConfigError
+
+APP_FACTORY = "api.app:create_app"
+# The settings the global options (and serve's own) can change; the rest the server reads from the
+# environment itself.
+FORWARDED = ("data_dir", "doc_model", "query_model", "device", "dtype", "document_mode", "host", "port")
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default: RAG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: RAG_PORT).")] = None,
+) -> None:
+    """Serve the retrieval API (loopback by default; other addresses need API keys).
+
+    Examples:
+
+        rag --data-dir data serve --port 8000
+    """
+    settings = state(ctx).settings
+    values = settings.model_dump() | {"host": host or settings.host, "port": port or settings.port}
+    os.environ.update(server_environment(values))
+    try:
+        import uvicorn
+    except ImportError:
+        raise ConfigError("rag serve needs the api extra: pip install 'pplx-rag[api]'.") from None
+    uvicorn.run(APP_FACTORY, factory=True, host=values["host"], port=values["port"])
+
+
+def server_environment(values: dict[str, object]) -> dict[str, str]:
+    """``RAG_*`` variables for the forwarded settings that have a value."""
+    return {f"RAG_{key.upper()}": str(values[key]) for key in FORWARDED if values.get(key) is not None}
