@@ -120,12 +120,13 @@ def write_pplx_checkpoint(
     seed: int = 0,
     append_eos: bool = False,
     tokenizer_json: str | None = None,
+    init_std: float = 0.08,
 ) -> Path:
     """Write config.json, model.safetensors (prefix-less keys), tokenizer files; return ``folder``."""
     dims = {**TINY_SHAPE, **(shape or {})}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(_config(dims, contextual), indent=2))
-    save_file(random_state(dims, seed), str(folder / "model.safetensors"))
+    save_file(random_state(dims, seed, init_std), str(folder / "model.safetensors"))
     (folder / "tokenizer.json").write_text(tokenizer_json or qwen_tokenizer_json(append_eos=append_eos))
     special: dict[str, str] = {"eos_token": ENDOFTEXT, "pad_token": ENDOFTEXT}
     if contextual:
@@ -162,7 +163,7 @@ def _config(dims: dict[str, int], contextual: bool) -> dict[str, Any]:
     }
 
 
-def random_state(dims: dict[str, int], seed: int) -> dict[str, torch.Tensor]:
+def random_state(dims: dict[str, int], seed: int, init_std: float = 0.08) -> dict[str, torch.Tensor]:
     """Random float32 tensors under the checkpoint's prefix-less names (norm weights near 1)."""
     gen = torch.Generator().manual_seed(seed)
     h, heads, kv, hd, ffn = (
@@ -173,7 +174,7 @@ def random_state(dims: dict[str, int], seed: int) -> dict[str, torch.Tensor]:
         dims["intermediate_size"],
     )
 
-    def w(*size: int, std: float = 0.08) -> torch.Tensor:
+    def w(*size: int, std: float = init_std) -> torch.Tensor:
         return torch.randn(*size, generator=gen) * std
 
     def norm(size: int) -> torch.Tensor:
