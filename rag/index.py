@@ -158,6 +158,9 @@ class FloatFlatIndex:
         self._index: Any = faiss.IndexFlatIP(int(vectors.shape[1]))
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
+    def add(self, vectors: np.ndarray) -> None:
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
     def search(self, query: np.ndarray, k: int) -> IdArray:
         _one_thread()
         _, labels = self._index.search(np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), k)

@@ -48,6 +48,13 @@ def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -
         return cosine_int8(query_int8, gathered)
 
 
+def rescore_top_k(
+    query_int8: np.ndarray, int8_rows: np.ndarray, id_to_row: IdArray, candidates: IdArray, k: int
+) -> list[tuple[int, float]]:
+    """The rescoring stage of ``binary+int8``: int8 cosine of the candidate chunk ids, best ``k`` kept."""
+    return top_k(candidates, rescore_int8(query_int8, int8_rows, id_to_row[candidates]), k)
+
+
 def exact_cosine(query: np.ndarray, matrix: np.ndarray, rows: IdArray) -> Float32Array:
     """Cosine of ``query`` (d,) against ``matrix[rows]`` (int8 or float32 rows), scanned in blocks."""
     q = np.asarray(query, dtype=np.float32)

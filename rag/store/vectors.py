@@ -20,7 +20,7 @@ from rag.index import BinaryIndex, hamming_top_k
 from rag.store import snapshot
 from rag.store.lock import ReadWriteLock
 from rag.store.rows import RowFiles, RowViews
-from rag.store.scoring import IdArray, exact_cosine, rescore_int8, top_k
+from rag.store.scoring import IdArray, exact_cosine, rescore_top_k, top_k
 from rag.types import Embeddings
 
 VECTOR_MODES = ("binary", "binary+int8", "int8-exact", "float-exact")
@@ -172,8 +172,7 @@ class VectorState:
             scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)
             return top_k(ids, scores, k), timings
         started = time.perf_counter()
-        scores = rescore_int8(query.int8[0], self._views.int8, self._id_to_row[ids])
-        result = top_k(ids, scores, k)
+        result = rescore_top_k(query.int8[0], self._views.int8, self._id_to_row, ids, k)
         timings["rescore"] = _ms(started)
         return result, timings
 

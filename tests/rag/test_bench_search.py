@@ -1,0 +1,30 @@
+"""The search benchmark runs end to end on a tiny size and reports consistent numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "search.py"
+
+
+def _load(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # the script sets it when unset; keep the env unchanged
+    spec = importlib.util.spec_from_file_location("bench_search", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_runs_on_a_small_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _load(monkeypatch)
+    result = bench.run_size(3000, 256, 12, 12, [4, 300])
+    exhaustive = result["ours"]["binary top-3000 + int8 rescore"]
+    assert exhaustive["recall_vs_int8_exact"] == 1.0  # every vector rescored: the int8-exact answer
+    assert result["float32_flat"]["recall_vs_int8_exact"] > 0.5
+    assert result["bytes_per_chunk"]["ours_resident"] < 256 / 8 + 32
+    assert "binary top-40 + int8 rescore" in bench.table(result)
