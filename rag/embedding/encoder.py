@@ -100,6 +100,8 @@ class EncoderEmbedder(Embedder):
 
     def _embed_floats(self, texts: Sequence[str]) -> Float32Array:
         """Pooled (normalised, sliced) float32 vectors (n, d) of independent texts."""
+        if not texts:
+            return np.zeros((0, self._dimensions), dtype=np.float32)
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
         return self._finish(self._pool([TokenSequence(list(ids)) for ids in encoded]))
 
@@ -157,8 +159,9 @@ def _load(folder: Path, device: str, dtype: Any) -> tuple[Any, Any]:
         with quiet_loading():
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             model = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"cannot load an encoder from {folder}: {exc}") from None
+    except Exception as exc:  # unknown layouts fail in many ways inside transformers; all mean "not loadable"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot load an encoder from {folder}: {reason}") from None
     return tokenizer, model.to(device).eval()
 
 

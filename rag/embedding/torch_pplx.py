@@ -121,18 +121,22 @@ def _load_model(folder: Path, config: dict[str, Any], device: str, dtype: Any) -
     values = {key: value for key, value in config.items() if key not in _REMOTE_KEYS}
     values["use_cache"] = False
     qwen_config = transformers.Qwen3Config(**values)
-    with quiet_loading():
-        model, info = transformers.Qwen3Model.from_pretrained(
-            str(folder),
-            config=qwen_config,
-            dtype=dtype,
-            attn_implementation="sdpa",
-            local_files_only=True,
-            output_loading_info=True,
-        )
-    if info.get("missing_keys"):
-        missing = ", ".join(sorted(info["missing_keys"])[:5])
-        raise ModelLoadError(f"the weights in {folder} do not fit Qwen3Model (missing: {missing}).")
+    try:
+        with quiet_loading():
+            model, info = transformers.Qwen3Model.from_pretrained(
+                str(folder),
+                config=qwen_config,
+                dtype=dtype,
+                attn_implementation="sdpa",
+                local_files_only=True,
+                output_loading_info=True,
+            )
+    except Exception as exc:  # corrupt or foreign weight files fail in many ways inside transformers
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot load the pplx-embed weights in {folder}: {reason}") from None
+    wrong = sorted(info.get("missing_keys", [])) + sorted(str(k) for k in info.get("mismatched_keys", []))
+    if wrong:
+        raise ModelLoadError(f"the weights in {folder} do not fit Qwen3Model ({', '.join(wrong[:5])}).")
     for layer in model.layers:
         layer.self_attn.is_causal = False
     return model.to(device).eval()

@@ -186,12 +186,14 @@ def _pad(torch: Any, members: Sequence[TokenSequence], pad_id: int, device: str)
 
 @contextmanager
 def quiet_loading() -> Iterator[None]:
-    """transformers without its weight-loading progress bar (noise on a command line), restored after."""
+    """transformers without its progress bar and warnings while loading (our errors say what failed)."""
     logging = import_transformers().utils.logging
-    was_enabled = logging.is_progress_bar_enabled()
+    was_enabled, verbosity = logging.is_progress_bar_enabled(), logging.get_verbosity()
     logging.disable_progress_bar()
+    logging.set_verbosity_error()
     try:
         yield
     finally:
+        logging.set_verbosity(verbosity)
         if was_enabled:
             logging.enable_progress_bar()

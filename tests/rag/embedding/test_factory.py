@@ -32,6 +32,12 @@ def test_a_missing_folder_is_one_load_error_with_the_hint(tmp_path: Path) -> Non
         load_embedder(doc_model=str(tmp_path), query_model=str(tmp_path))
 
 
+def test_an_unknown_layout_is_a_load_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(ModelLoadError, match="cannot load an encoder"):
+        load_embedder(doc_model=str(tmp_path), query_model=str(tmp_path), device="cpu")
+
+
 def test_an_unreachable_hub_id_is_a_load_error() -> None:
     with pytest.raises(ModelLoadError, match="model hub.*RAG_DOC_MODEL"):
         load_embedder(doc_model="perplexity-ai/pplx-embed-v1-0.6b", query_model="fake:8")
