@@ -17,58 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rag.errors import InvalidInputError, StoreError, StoreLockedError
-from rag.store import queries, schema, writes
+from rag.store import checks, compaction, queries, schema, writes
 from rag.store.lock import WriteLock
 from rag.store.rows import RowFiles
-from rag.store.vectors import VECTOR_MODES, Committed, Scored, VectorState
+from rag.store.vectors import Scored, VectorState, committed_from
 from rag.types import ChunkRecord, CollectionInfo, Embeddings, Hit, MetadataFilter, StoredDocument
 
-DB_FILE = "collection.db"
+DB_FILE = schema.DB_FILE
 LOCK_FILE = "write.lock"
-
-
-def committed_from(meta: dict[str, str]) -> Committed:
-    settings = json.loads(meta["settings"])
-    return Committed(
-        generation=int(meta["generation"]),
-        rows=int(meta["rows_committed"]),
-        vector_generation=int(meta["vector_generation"]),
-        pruned_through=int(meta["pruned_through"]),
-        dimensions=int(meta["dimensions"]),
-        keep_floats=bool(settings.get("keep_floats", False)),
-        index_kind=str(settings.get("index_type", "flat")),
-        nlist=int(settings.get("ivf_nlist", 1024)),
-        nprobe=int(settings.get("ivf_nprobe", 16)),
-    )
-
-
-def initialize(directory: Path, name: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Create the database of a new collection in ``directory`` (not yet visible under its name)."""
-    conn = schema.connect(directory / DB_FILE)
-    try:
-        schema.migrate(conn)
-        dimensions = fingerprint.get("embedder", {}).get("dimensions") or 0
-        conn.execute("BEGIN IMMEDIATE")
-        writes.write_meta(
-            conn,
-            {
-                "name": name,
-                "fingerprint": fingerprint,
-                "settings": settings,
-                "created_at": writes.now(),
-                "dimensions": int(dimensions),
-                "generation": 0,
-                "rows_committed": 0,
-                "vector_generation": 0,
-                "pruned_through": 0,
-            },
-        )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 class Collection:
@@ -184,7 +141,7 @@ class Collection:
                     self.directory, committed.vector_generation, dimensions, keep_floats=committed.keep_floats
                 )
                 files.truncate(row)
-                files.append(row, _concatenate(batch, committed.keep_floats))
+                files.append(row, checks.concatenate(batch, committed.keep_floats))
             for item in items:
                 writes.upsert_document(
                     conn, item, first_row=row, generation=generation, settings_hash=settings_hash
@@ -231,7 +188,7 @@ class Collection:
 
     def bm25(self, query_text: str, *, top_k: int = 10, filter: MetadataFilter | None = None) -> Scored:
         """FTS5 BM25 over chunk text, higher is better; any text is safe (terms are quoted and ORed)."""
-        _check_top_k(top_k)
+        checks.check_top_k(top_k)
         with self._reading() as conn:
             return queries.bm25(conn, query_text, top_k, filter)
 
@@ -245,17 +202,22 @@ class Collection:
         filter: MetadataFilter | None = None,
     ) -> tuple[Scored, dict[str, float]]:
         """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``)."""
-        _check_search(query, mode, top_k, rescore_multiplier)
+        checks.check_search(query, mode, top_k, rescore_multiplier)
         with self._reading() as conn:
             committed = committed_from(writes.read_meta(conn))
-            _check_against(committed, query, mode)
+            checks.check_against(committed, query, mode)
             allowed = queries.matching_chunk_ids(conn, filter) if filter else None
             self._vectors.refresh(conn, committed)
         return self._vectors.search(query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed)
 
+    def compact(self) -> int:
+        """Reclaim the row-file space of replaced and deleted chunks; returns the dead rows dropped."""
+        with self._writing() as conn:
+            return compaction.compact(conn, self.directory, committed_from(writes.read_meta(conn)))
+
     # -- lifetime --------------------------------------------------------------------------------------
 
-    def save_index(self, *, timeout: float | None = None) -> None:
+    def save_index(self) -> None:
         """Snapshot the binary index and prune the tombstones it covers (needs the write lock)."""
         with self._writing() as conn:
             self._vectors.refresh(conn, committed_from(writes.read_meta(conn)))
@@ -290,39 +252,3 @@ class Collection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _concatenate(batch: list[Embeddings], keep_floats: bool) -> Embeddings:
-    floats = np.concatenate([e.floats for e in batch if e.floats is not None]) if keep_floats else None
-    return Embeddings(
-        np.concatenate([e.int8 for e in batch]), np.concatenate([e.bits for e in batch]), floats
-    )
-
-
-def _check_top_k(top_k: int) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
-
-
-def _check_search(query: Embeddings, mode: str, top_k: int, multiplier: int) -> None:
-    if mode not in VECTOR_MODES:
-        raise InvalidInputError(f"Unknown vector search mode {mode!r}; use one of {', '.join(VECTOR_MODES)}.")
-    _check_top_k(top_k)
-    if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
-        raise InvalidInputError(f"rescore_multiplier must be a positive integer, got {multiplier!r}.")
-    if len(query) != 1:
-        raise InvalidInputError(f"search_vectors takes exactly one query embedding, got {len(query)}.")
-
-
-def _check_against(committed: Committed, query: Embeddings, mode: str) -> None:
-    if committed.dimensions and query.dimensions != committed.dimensions:
-        raise InvalidInputError(
-            f"The query has {query.dimensions} dimensions; the collection holds {committed.dimensions}."
-        )
-    if mode == "float-exact" and not committed.keep_floats:
-        raise InvalidInputError(
-            "float-exact needs float vectors, and this collection does not keep them "
-            "(create it with settings {'keep_floats': true})."
-        )
-    if mode == "float-exact" and query.floats is None:
-        raise InvalidInputError("float-exact needs the query's float vector (embed with with_floats=True).")

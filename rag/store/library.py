@@ -21,7 +21,7 @@ from rag.errors import (
     InvalidInputError,
 )
 from rag.store import writes
-from rag.store.collection import DB_FILE, LOCK_FILE, Collection, initialize
+from rag.store.collection import DB_FILE, LOCK_FILE, Collection
 from rag.store.lock import WriteLock
 from rag.store.rows import fsync_directory
 from rag.store.schema import FTS_FINGERPRINT
@@ -79,7 +79,7 @@ class Library:
         staging = self.root / f".creating-{name}-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            initialize(staging, name, {**fingerprint, "fts": dict(FTS_FINGERPRINT)}, settings)
+            writes.initialize(staging, name, {**fingerprint, "fts": dict(FTS_FINGERPRINT)}, settings)
             fsync_directory(staging)
             try:
                 staging.rename(path)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rag.errors import CorruptStoreError
 
+DB_FILE = "collection.db"
+
 # porter stemming on top of unicode61 suits the English corpora the project evaluates on; the tokenizer
 # is fixed when a collection is created and recorded in its fingerprint under "fts".
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"

@@ -8,6 +8,7 @@ file (see ``snapshot.py``) only shortens the rebuild; SQLite stays the source of
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -54,6 +55,22 @@ class Committed:
             self.nlist,
             self.nprobe,
         )
+
+
+def committed_from(meta: dict[str, str]) -> Committed:
+    """The vector bookkeeping in the ``meta`` table (as ``writes.read_meta`` returns it)."""
+    settings = json.loads(meta["settings"])
+    return Committed(
+        generation=int(meta["generation"]),
+        rows=int(meta["rows_committed"]),
+        vector_generation=int(meta["vector_generation"]),
+        pruned_through=int(meta["pruned_through"]),
+        dimensions=int(meta["dimensions"]),
+        keep_floats=bool(settings.get("keep_floats", False)),
+        index_kind=str(settings.get("index_type", "flat")),
+        nlist=int(settings.get("ivf_nlist", 1024)),
+        nprobe=int(settings.get("ivf_nprobe", 16)),
+    )
 
 
 class VectorState:

@@ -9,10 +9,12 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rag.errors import InvalidInputError
 from rag.index import INDEX_KINDS
+from rag.store import schema
 from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
 Item = tuple[DocumentRecord, Sequence[ChunkRecord], Embeddings]
@@ -147,3 +149,29 @@ def delete_document(conn: sqlite3.Connection, doc_id: str, generation: int) -> b
     tombstone_document(conn, doc_id, generation)
     conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
     return True
+
+
+def initialize(directory: Path, name: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Create the database of a new collection in ``directory`` (not yet visible under its name)."""
+    conn = schema.connect(directory / schema.DB_FILE)
+    try:
+        schema.migrate(conn)
+        dimensions = fingerprint.get("embedder", {}).get("dimensions") or 0
+        conn.execute("BEGIN IMMEDIATE")
+        write_meta(
+            conn,
+            {
+                "name": name,
+                "fingerprint": fingerprint,
+                "settings": settings,
+                "created_at": now(),
+                "dimensions": int(dimensions),
+                "generation": 0,
+                "rows_committed": 0,
+                "vector_generation": 0,
+                "pruned_through": 0,
+            },
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

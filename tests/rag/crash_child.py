@@ -58,6 +58,8 @@ def main(data_dir: str, log_path: str, first: int, seed: int) -> None:
             log.write(json.dumps({"done": i}) + "\n")
             if i % 9 == 0:
                 collection.save_index()  # a kill may also land in a snapshot write
+            if i % 13 == 0:
+                collection.compact()  # ... or in a compaction
 
 
 if __name__ == "__main__":

@@ -93,3 +93,32 @@ def test_ivf_index_setting(
     assert filtered and all(h.metadata["n"] < 10 for h in filtered)
     ivf.delete_documents(["x3"])
     assert "x3" not in [h.document_id for h in Searcher(ivf, embedder).search("word3", top_k=50).hits]
+
+
+def test_compaction_reclaims_dead_rows_and_keeps_ids(
+    tmp_path: Path, collection: Collection, embedder: HashEmbedder, make_item: MakeItem
+) -> None:
+    _fill(collection, make_item)
+    for round_ in range(3):  # every replacement leaves the old rows dead in the row files
+        collection.upsert_documents(
+            [make_item(f"d{i}", f"Rewritten {round_} topic{i % 3}.") for i in range(10)]
+        )
+    collection.delete_documents(["d20", "d21"])
+    searcher = Searcher(collection, embedder)
+    before = {
+        m: searcher.search("topic1 shared", top_k=20, mode=m).hits for m in ("binary+int8", "int8-exact")
+    }
+    int8_file = collection.directory / "vectors-0.int8"
+    size_before = int8_file.stat().st_size
+    reclaimed = collection.compact()
+    assert reclaimed == size_before // 64 - collection.info().chunks
+    assert (collection.directory / "vectors-1.int8").stat().st_size == collection.info().chunks * 64
+    assert collection.compact() == 0  # nothing left to reclaim
+    for mode, hits in before.items():
+        assert searcher.search("topic1 shared", top_k=20, mode=mode).hits == hits
+    collection.upsert_documents([make_item("late", "topic1 shared words arrive late.")])
+    collection.close()
+    reopened = Library(tmp_path / "data").open_collection("docs")
+    assert _ids(reopened, embedder, "topic1 shared words arrive late")[0] == "late"
+    assert _ids(reopened, embedder, "topic1 shared", "int8-exact")[:20] != []
+    reopened.close()
