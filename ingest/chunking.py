@@ -26,6 +26,7 @@ from rag.types import ChunkRecord
 CHUNKER_VERSION = 1
 
 HEADING, PARAGRAPH, LINE, SENTENCE, WORD, TOKEN = range(6)
+_CHARS_PER_TOKEN_CEILING = 12  # English averages about 4 characters per cl100k token
 
 # Each pattern matches the start of the next unit at its level (whitespace stays with the unit before).
 _BOUNDARIES: dict[int, re.Pattern[str]] = {
@@ -33,7 +34,6 @@ _BOUNDARIES: dict[int, re.Pattern[str]] = {
     PARAGRAPH: re.compile(r"\n[ \t]*\n\s*"),
     LINE: re.compile(r"\n\s*"),
     SENTENCE: re.compile(r"(?:[.!?;:]['\")\]]*\s+|[。！？；]\s*)"),
-    WORD: re.compile(r"\s+"),
 }
 
 
@@ -104,11 +104,14 @@ class _Chunker:
 
     def split(self, start: int, end: int, level: int, before: int) -> list[_Piece]:
         """Pieces tiling [start, end), each within ``maximum`` tokens, cut at ``level`` or finer."""
-        tokens = self.count(start, end)
-        if tokens <= self.maximum:
-            return [_Piece(start, end, before, tokens)]
-        if level == TOKEN:
-            return self.hard_cut(start, end, before)
+        # Counting is most of the chunker's cost: a span this long in chars is cut without counting it
+        # (it nearly always has too many tokens, and cutting one that fits only moves a boundary).
+        if end - start <= self.maximum * _CHARS_PER_TOKEN_CEILING:
+            tokens = self.count(start, end)
+            if tokens <= self.maximum:
+                return [_Piece(start, end, before, tokens)]
+        if level == WORD:
+            return self.hard_cut(start, end, before, at_words=True)
         pieces: list[_Piece] = []
         for index, (sub_start, sub_end) in enumerate(self.units(start, end, level)):
             pieces += self.split(sub_start, sub_end, level + 1, before if index == 0 else level)
@@ -123,28 +126,42 @@ class _Chunker:
         cuts.append(end)
         return list(zip(cuts, cuts[1:], strict=False))
 
-    def hard_cut(self, start: int, end: int, before: int) -> list[_Piece]:
-        """Whitespace-trimmed windows of about ``target`` tokens, each re-counted and shrunk until it
-        fits (a window's tokens are not exactly the whole text's tokens: BPE merges at its edges)."""
+    def hard_cut(self, start: int, end: int, before: int, *, at_words: bool = False) -> list[_Piece]:
+        """Whitespace-trimmed windows of about ``target`` tokens, ending after a space when ``at_words``
+        and one lies in the window. Each window is re-counted and shrunk until it fits: its tokens are
+        not exactly the whole text's tokens, since BPE merges differently at its edges."""
         pieces: list[_Piece] = []
         start, end = self.trimmed(start, end)
         while start < end:
-            tokens = self.encoding.encode(self.text[start:end], disallowed_special=())
-            if len(tokens) <= self.maximum:
+            # Encode a bounded prefix: re-encoding all the rest for every window would be quadratic.
+            stop = min(end, start + (self.maximum + 1) * _CHARS_PER_TOKEN_CEILING)
+            tokens = self.encoding.encode(self.text[start:stop], disallowed_special=())
+            if stop == end and len(tokens) <= self.maximum:
                 pieces.append(_Piece(start, end, before, len(tokens)))
                 break
             # The first ``target`` tokens may end inside a character: cut before that character.
             head = self.encoding.decode_bytes(tokens[: self.target]).decode("utf-8", errors="ignore")
             cut = max(start + len(head), start + 1)
-            while True:
-                window_end = self.trimmed(start, cut)[1]
-                count = self.count(start, window_end)
-                if count <= self.maximum or cut <= start + 1:
-                    break
-                cut = start + max(1, (cut - start) * 9 // 10)
+            if at_words:
+                cut = self.after_last_space(start, cut)
+            cut, window_end, count = self.fit(start, cut)
             pieces.append(_Piece(start, window_end, before, count))
-            start, before = self.trimmed(cut, end)[0], TOKEN
+            start, before = self.trimmed(cut, end)[0], WORD if at_words else TOKEN
         return pieces
+
+    def after_last_space(self, start: int, cut: int) -> int:
+        window = self.text[start:cut]
+        space = max(window.rfind(" "), window.rfind("\n"), window.rfind("\t"))
+        return start + space + 1 if space > 0 else cut
+
+    def fit(self, start: int, cut: int) -> tuple[int, int, int]:
+        """Shrink [start, cut) until its trimmed text fits; (cut, trimmed end, tokens)."""
+        while True:
+            window_end = self.trimmed(start, cut)[1]
+            count = self.count(start, window_end)
+            if count <= self.maximum or cut <= start + 1:
+                return cut, window_end, count
+            cut = start + max(1, (cut - start) * 9 // 10)
 
     def pack(self, pieces: list[_Piece]) -> list[tuple[int, int, int]]:
         """Greedy packing of consecutive pieces into (start, end, tokens) chunks, whitespace trimmed."""
