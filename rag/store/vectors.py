@@ -85,11 +85,15 @@ class VectorState:
         self._lock = ReadWriteLock()
 
     def refresh(self, conn: sqlite3.Connection, committed: Committed) -> None:
-        """Catch up with (or rebuild from) what ``conn``'s open read transaction sees."""
-        if committed.generation == self.generation and committed.layout() == self._layout:
+        """Catch up with (or rebuild from) what ``conn``'s open read transaction sees.
+
+        A state already NEWER than that snapshot (another thread refreshed meanwhile) is kept: going back
+        would pair the newer index with the older, shorter row maps.
+        """
+        if self._current(committed):
             return
         with self._lock.write():
-            if committed.generation == self.generation and committed.layout() == self._layout:
+            if self._current(committed):
                 return
             if committed.dimensions == 0:
                 self._reset(committed, None, np.full(0, -1, dtype=np.int64))
@@ -97,6 +101,9 @@ class VectorState:
                 self._catch_up(conn, committed)
             else:
                 self._rebuild(conn, committed)
+
+    def _current(self, committed: Committed) -> bool:
+        return committed.layout() == self._layout and committed.generation <= self.generation
 
     def _can_catch_up(self, committed: Committed) -> bool:
         return (

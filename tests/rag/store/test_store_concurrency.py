@@ -128,3 +128,41 @@ def test_a_reader_in_another_process_sees_new_commits(
         reader.stdin.close()
         reader.wait()
         reader.stdout.close()
+
+
+def test_searches_in_threads_while_a_thread_writes(
+    collection: Collection, embedder: HashEmbedder, make_item: MakeItem
+) -> None:
+    collection.upsert_documents(
+        [make_item(f"base{i}", f"Base text {i} about stable things.") for i in range(20)]
+    )
+    searcher = Searcher(collection, embedder)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    seen_counts: list[int] = []
+
+    def search() -> None:
+        try:
+            while not stop.is_set():
+                for mode in ("binary+int8", "int8-exact", "hybrid"):
+                    hits = searcher.search("stable things", top_k=50, mode=mode).hits
+                    assert all(h.document_id.startswith(("base", "new")) for h in hits)
+                    seen_counts.append(len(hits))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=search) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    for i in range(15):
+        collection.upsert_documents([make_item(f"new{i}", f"New text {i} about stable things.")])
+        collection.delete_documents([f"base{i}"])
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert errors == []
+    assert seen_counts
+    final = searcher.search("stable things", top_k=50, mode="int8-exact").hits
+    assert sorted(h.document_id for h in final) == sorted(
+        [f"base{i}" for i in range(15, 20)] + [f"new{i}" for i in range(15)]
+    )
