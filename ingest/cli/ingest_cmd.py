@@ -103,11 +103,12 @@ def progress_bar(*, enabled: bool) -> Iterator[ProgressCallback | None]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("embedding", total=None, documents="0/?", chunks=0)
+        task = bar.add_task("reading", total=None, documents="0/?", chunks=0)
 
         def update(event: IngestProgress) -> None:
             bar.update(
                 task,
+                description="embedding",
                 total=max(event.tokens_total, 1),
                 completed=event.tokens_done,
                 documents=f"{event.documents_done}/{event.documents_total}",
