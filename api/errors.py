@@ -99,7 +99,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
 async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
     code = status_for(exc.error_type)
-    if code >= 500:
+    if code == 500:  # 503 (not ready) is expected while the model loads
         logger.error("%s on %s %s: %s", exc.error_type, request.method, request.url.path, exc.message)
     return error_response(exc.message, exc.error_type, status=code)
 

@@ -34,10 +34,10 @@ def server_timing(timings: dict[str, float]) -> str:
 
 
 async def run_search(state: AppState, principal: Principal, request: SearchRequest) -> SearchResponse:
-    """Embed the query (batched with concurrent ones), then search the collection off the event loop."""
+    """Embed the query (batched with concurrent ones, or from the cache), then open the collection and
+    search it in one trip off the event loop."""
     principal.require_collection(request.collection)
     embedder = state.ready_embedder()
-    searcher = await run_in_threadpool(state.searcher, request.collection)
     options: dict[str, Any] = {
         "top_k": request.top_k,
         "rescore_multiplier": request.rescore_multiplier,
@@ -45,12 +45,16 @@ async def run_search(state: AppState, principal: Principal, request: SearchReque
         "mode": request.mode,
     }
     if request.mode == "bm25":  # lexical only: no query embedding
-        result = await run_in_threadpool(lambda: searcher.search(request.query, **options))
+        result = await run_in_threadpool(
+            lambda: state.searcher(request.collection).search(request.query, **options)
+        )
         return _response(state, result, embedder.model_name, embed_ms=0.0)
     started = time.perf_counter()
     query = await state.ready_batcher().embed(request.query)
     embed_ms = (time.perf_counter() - started) * 1000.0
-    result = await run_in_threadpool(lambda: searcher.search_embedded(request.query, query, **options))
+    result = await run_in_threadpool(
+        lambda: state.searcher(request.collection).search_embedded(request.query, query, **options)
+    )
     return _response(state, result, embedder.model_name, embed_ms=embed_ms)
 
 

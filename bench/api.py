@@ -1,0 +1,295 @@
+"""API benchmark: /v1/search under a bounded loopback load, beside in-process search on the same data.
+
+The sample corpus (``samples/corpus``, or a synthetic one if missing) is ingested with the offline MiniLM;
+a uvicorn server (a second process) serves it; an asyncio/httpx client runs closed-loop load at each
+concurrency with a fixed number of requests per client. Two variants:
+
+- ``full``: every query is new (cache misses), so each request pays the query embedding, batched by the
+  server's dynamic batcher with whatever else is waiting;
+- ``cached``: one repeated query (cache hits), so the request pays HTTP + search only.
+
+Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
+layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw.
+
+    python bench/api.py                         # MiniLM, c = 1, 8, 32
+    python bench/api.py --requests 20 --json    # requests per client; one JSON object on stdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Spinning OpenMP threads wreck latency on a small shared box (PERFORMANCE.md, pitfall 3); the server
+# gets the same policy. It must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# This script is named like the ``api`` package: drop its own folder from the import path first.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import httpx  # noqa: E402
+
+from ingest.loaders import SourceDocument  # noqa: E402
+from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
+from rag.embedding.factory import load_embedder  # noqa: E402
+from rag.search import Searcher  # noqa: E402
+from rag.store import Library  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "corpus"
+QUESTIONS = [
+    "how many vacation days do employees get",
+    "how do I rotate an API key",
+    "what is the on-call rotation",
+    "which expenses are reimbursed",
+    "how do I request access to production",
+    "what does the glossary say about embeddings",
+    "who approves a pull request",
+    "where are the onboarding documents",
+]
+
+
+def main() -> None:
+    args = _arguments()
+    report: dict[str, Any] = {"calibration": _calibration(args)}
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
+        data = Path(scratch) / "data"
+        baseline = _InProcess(args, data)
+        before = baseline.timings()
+        report["api"] = _under_load(args, data)
+        after = baseline.timings()  # again, to show how far the machine drifted meanwhile
+        baseline.library.close()
+    report["in_process"] = {**baseline.described, "before_load": before, "after_load": after}
+    report["calibration"]["load_after"] = os.getloadavg()
+    report["ratios"] = _ratios(report)
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", default="all-minilm-l6-v2", help="Model spec (default: the offline MiniLM)."
+    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--requests", type=int, default=12, help="Requests per client at each concurrency.")
+    parser.add_argument(
+        "--baseline-queries", type=int, default=60, help="Queries for the in-process baseline."
+    )
+    parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+    return parser.parse_args()
+
+
+def _calibration(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "nproc": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "python": platform.python_version(),
+        "model": args.model,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "concurrency": args.concurrency,
+        "requests_per_client": args.requests,
+    }
+
+
+def _documents() -> list[SourceDocument]:
+    if SAMPLE.is_dir() and any(SAMPLE.iterdir()):
+        from ingest.loaders import load_paths
+
+        return load_paths([SAMPLE]).documents
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+    return [
+        SourceDocument(id=f"synthetic-{i}", text=" ".join(words[(i + j) % len(words)] for j in range(300)))
+        for i in range(200)
+    ]
+
+
+def _percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3), "n": len(ordered)}
+
+
+def _timed_ms(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return (time.perf_counter() - started) * 1000.0
+
+
+class _InProcess:
+    """The corpus ingested into ``data``, and the same search the server runs, timed without HTTP."""
+
+    def __init__(self, args: argparse.Namespace, data: Path) -> None:
+        self.embedder = load_embedder(doc_model=args.model, query_model=args.model)
+        self.library = Library(data)
+        summary = Ingestor(self.library, self.embedder, IngestOptions()).ingest(
+            _documents(), collection="default"
+        )
+        self.collection = self.library.open_collection("default")
+        self.searcher = Searcher(self.collection, self.embedder)
+        self.queries = [f"{QUESTIONS[i % len(QUESTIONS)]} ({i})" for i in range(args.baseline_queries)]
+        self.embedder.embed_queries(self.queries[:2])  # warm-up
+        info = self.collection.info()
+        self.described = {
+            "documents": info.documents,
+            "chunks": info.chunks,
+            "ingest_s": round(summary.seconds, 2),
+        }
+
+    def timings(self) -> dict[str, Any]:
+        embedder, searcher = self.embedder, self.searcher
+        embedded = [embedder.embed_queries([q], with_floats=True) for q in self.queries]
+        embed_ms = [_timed_ms(lambda q=q: embedder.embed_queries([q])) for q in self.queries]  # type: ignore[misc]
+        search_ms = [
+            _timed_ms(lambda q=q, e=e: searcher.search_embedded(q, e))  # type: ignore[misc]
+            for q, e in zip(self.queries, embedded, strict=True)
+        ]
+        return {"query_embedding": _percentiles(embed_ms), "search_embedded": _percentiles(search_ms)}
+
+
+def _start_server(args: argparse.Namespace, data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAG_")}
+    env |= {"RAG_DATA_DIR": str(data), "RAG_DOC_MODEL": args.model, "RAG_QUERY_MODEL": args.model}
+    env |= {"OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"], "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("the server did not become ready")
+
+
+def _batch_stats(url: str) -> tuple[float, float]:
+    """(sum, count) of the batcher's batch-size histogram."""
+    text = httpx.get(f"{url}/metrics").text
+    found = dict(re.findall(r"^rag_query_embed_batch_size_(sum|count) (\S+)$", text, flags=re.MULTILINE))
+    return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
+
+
+async def _client(url: str, queries: list[str], latencies: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=120.0) as client:
+        for query in queries:
+            started = time.perf_counter()
+            response = await client.post("/v1/search", json={"query": query, "top_k": 10})
+            latencies.append((time.perf_counter() - started) * 1000.0)
+            response.raise_for_status()
+
+
+async def _load(url: str, variant: str, concurrency: int, per_client: int, offset: int) -> dict[str, Any]:
+    latencies: list[float] = []
+
+    def queries(client: int) -> list[str]:
+        if variant == "cached":
+            return [QUESTIONS[0]] * per_client
+        return [
+            f"{QUESTIONS[(client + i) % len(QUESTIONS)]} [{offset}-{client}-{i}]" for i in range(per_client)
+        ]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(_client(url, queries(c), latencies) for c in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"qps": round(len(latencies) / elapsed, 1), **_percentiles(latencies)}
+
+
+def _under_load(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
+    from socket import socket
+
+    with socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    process = _start_server(args, data, port)
+    rows: list[dict[str, Any]] = []
+    try:
+        _wait_ready(url, process)
+        asyncio.run(_load(url, "cached", 1, 3, 0))  # warm-up, and the cached query enters the cache
+        for variant in ("full", "cached"):
+            for offset, concurrency in enumerate(args.concurrency):
+                before = _batch_stats(url)
+                row = asyncio.run(_load(url, variant, concurrency, args.requests, offset))
+                after = _batch_stats(url)
+                calls = after[1] - before[1]
+                mean_batch = (after[0] - before[0]) / calls if calls else 0.0
+                rows.append({"variant": variant, "concurrency": concurrency, **row,
+                             "model_calls": int(calls), "mean_batch": round(mean_batch, 2)})  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return rows
+
+
+def _ratios(report: dict[str, Any]) -> dict[str, Any]:
+    base = report["in_process"]
+    runs = (base["before_load"], base["after_load"])
+    embed = statistics.mean(run["query_embedding"]["p50_ms"] for run in runs)
+    search = statistics.mean(run["search_embedded"]["p50_ms"] for run in runs)
+    rows = {(r["variant"], r["concurrency"]): r for r in report["api"]}
+    ratios: dict[str, Any] = {}
+    first = min(c for _, c in rows)
+    if ("full", first) in rows:
+        ratios["full_c1_p50_over_in_process_embed_plus_search"] = round(
+            rows["full", first]["p50_ms"] / (embed + search), 2
+        )
+    if ("cached", first) in rows:
+        cached = rows["cached", first]["p50_ms"]
+        ratios["cached_c1_p50_over_in_process_search"] = round(cached / search, 2) if search else None
+        ratios["cached_c1_http_overhead_ms"] = round(cached - search, 3)
+    for (variant, concurrency), row in rows.items():
+        ratios[f"{variant}_c{concurrency}_p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
+        ratios[f"{variant}_c{concurrency}_qps_over_c{first}"] = round(
+            row["qps"] / rows[variant, first]["qps"], 2
+        )
+    return ratios
+
+
+def _table(report: dict[str, Any]) -> str:
+    base = report["in_process"]
+    lines = [
+        f"calibration: {json.dumps(report['calibration'])}",
+        f"collection: {base['documents']} documents, {base['chunks']} chunks (ingest {base['ingest_s']} s)",
+    ]
+    for when in ("before_load", "after_load"):
+        embed, search = base[when]["query_embedding"], base[when]["search_embedded"]
+        lines.append(
+            f"in-process ({when.replace('_', ' ')}): query embedding p50 {embed['p50_ms']} ms "
+            f"(p99 {embed['p99_ms']}), search_embedded p50 {search['p50_ms']} ms (p99 {search['p99_ms']})"
+        )
+    lines += [
+        "",
+        "variant    c  requests      QPS    p50 ms    p99 ms  model calls  mean batch",
+    ]
+    for row in report["api"]:
+        lines.append(
+            f"{row['variant']:<8}{row['concurrency']:>3}{row['n']:>10}{row['qps']:>9}{row['p50_ms']:>10}"
+            f"{row['p99_ms']:>10}{row['model_calls']:>13}{row['mean_batch']:>12}"
+        )
+    lines += ["", "ratios:"] + [f"  {key}: {value}" for key, value in report["ratios"].items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
