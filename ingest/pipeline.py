@@ -9,39 +9,24 @@ text are not stored (they are listed in the summary, and a stored earlier versio
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ingest.chunking import chunk_text, chunker_fingerprint
 from ingest.encoding import get_encoding
 from ingest.loaders import SourceDocument, load_paths
+from ingest.pending import Pending, batches, content_hash, digest, storable
 from ingest.summary import IngestOptions, IngestProgress, IngestSummary
 from rag.embedding.base import Embedder
-from rag.errors import CollectionNotFoundError, ConfigError, FingerprintMismatchError
+from rag.errors import CollectionNotFoundError, ConfigError, FingerprintMismatchError, InvalidInputError
 from rag.store import Collection, Library
-from rag.types import ChunkRecord, DocumentRecord
+from rag.types import DocumentRecord, Embeddings
 
 __all__ = ["IngestOptions", "IngestProgress", "IngestSummary", "Ingestor"]
 
 ProgressCallback = Callable[[IngestProgress], None]
-
-# Lone surrogates cannot be stored as UTF-8 and NUL cuts strings short in SQLite; both are replaced by
-# one character each, so char offsets (and PDF page offsets) stay valid.
-_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
-
-
-@dataclass(frozen=True)
-class _Pending:
-    record: DocumentRecord
-    chunks: list[ChunkRecord]
-    tokens: int
-    update: bool
 
 
 class Ingestor:
@@ -161,7 +146,7 @@ class Ingestor:
             )
 
     def _settings_hash(self, keep_floats: bool) -> str:
-        return _digest({**self.fingerprint, "keep_floats": keep_floats})
+        return digest({**self.fingerprint, "keep_floats": keep_floats})
 
     def _plan(
         self,
@@ -169,10 +154,10 @@ class Ingestor:
         states: dict[str, tuple[str, str]],
         settings_hash: str,
         summary: IngestSummary,
-    ) -> tuple[list[_Pending], set[str], list[str]]:
+    ) -> tuple[list[Pending], set[str], list[str]]:
         """Chunk every new or changed document; return them, the ids seen, and stored ids to delete
         because their new text is empty."""
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         seen: set[str] = set()
         stale: list[str] = []
         for document in documents:
@@ -181,19 +166,19 @@ class Ingestor:
                 summary.fail(document.id, "duplicate document id in this run", document.source)
                 continue
             seen.add(document.id)
-            document = _storable(document)
+            document = storable(document)
             if not document.text.strip():
                 summary.empty.append(document.id)
                 stale += [document.id] if document.id in states else []
                 continue
-            content_hash = _content_hash(document)
-            if states.get(document.id) == (content_hash, settings_hash):
+            hashed = content_hash(document)
+            if states.get(document.id) == (hashed, settings_hash):
                 summary.skipped += 1
                 continue
-            pending.append(self._prepare(document, content_hash, update=document.id in states))
+            pending.append(self._prepare(document, hashed, update=document.id in states))
         return pending, seen, stale
 
-    def _prepare(self, document: SourceDocument, content_hash: str, *, update: bool) -> _Pending:
+    def _prepare(self, document: SourceDocument, hashed: str, *, update: bool) -> Pending:
         chunks = chunk_text(
             document.text,
             self.encoding,
@@ -204,12 +189,12 @@ class Ingestor:
         record = DocumentRecord(
             id=document.id,
             text=document.text,
-            content_hash=content_hash,
+            content_hash=hashed,
             source=document.source,
             title=document.title,
             metadata=dict(document.metadata),
         )
-        return _Pending(record, chunks, sum(chunk.token_count for chunk in chunks), update)
+        return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), update)
 
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
@@ -226,7 +211,7 @@ class Ingestor:
             if doc_id not in seen
         ]
 
-    def _count_planned(self, pending: list[_Pending], doomed: list[str], summary: IngestSummary) -> None:
+    def _count_planned(self, pending: list[Pending], doomed: list[str], summary: IngestSummary) -> None:
         for item in pending:
             summary.updated += item.update
             summary.added += not item.update
@@ -237,7 +222,7 @@ class Ingestor:
     def _write(
         self,
         collection: Collection,
-        pending: list[_Pending],
+        pending: list[Pending],
         settings_hash: str,
         keep_floats: bool,
         summary: IngestSummary,
@@ -247,49 +232,34 @@ class Ingestor:
         report = progress or (lambda _: None)
         report(IngestProgress(0, len(pending), 0, 0, total_tokens))
         done = 0
-        for batch in _batches(pending, self.options.batch_tokens):
-            vectors = self.embedder.embed_documents(
-                [[chunk.text for chunk in item.chunks] for item in batch], with_floats=keep_floats
-            )
-            items = [(item.record, item.chunks, rows) for item, rows in zip(batch, vectors, strict=True)]
+        for batch in batches(pending, self.options.batch_tokens):
+            embedded = self._embed(batch, keep_floats, summary)
+            items = [(item.record, item.chunks, rows) for item, rows in embedded]
             collection.upsert_documents(items, settings_hash=settings_hash)
-            self._count_planned(batch, [], summary)
+            self._count_planned([item for item, _ in embedded], [], summary)
             done += len(batch)
             report(IngestProgress(done, len(pending), summary.chunks, summary.tokens, total_tokens))
 
+    def _embed(
+        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
+    ) -> list[tuple[Pending, Embeddings]]:
+        """Each document with its vectors. When the embedder refuses the batch's input (e.g. a chunk holding
+        the context model's separator), the documents go one by one and those refused become failures."""
+        try:
+            vectors = self.embedder.embed_documents([item.texts for item in batch], with_floats=keep_floats)
+        except InvalidInputError:
+            return self._embed_one_by_one(batch, keep_floats, summary)
+        return list(zip(batch, vectors, strict=True))
 
-def _batches(pending: list[_Pending], budget: int) -> Iterable[list[_Pending]]:
-    """Whole documents, in order, up to ``budget`` tokens per batch (a larger document goes alone)."""
-    batch: list[_Pending] = []
-    tokens = 0
-    for item in pending:
-        if batch and tokens + item.tokens > budget:
-            yield batch
-            batch, tokens = [], 0
-        batch.append(item)
-        tokens += item.tokens
-    if batch:
-        yield batch
-
-
-def _storable(document: SourceDocument) -> SourceDocument:
-    if _UNSTORABLE.search(document.text) is None:
-        return document
-    return replace(document, text=_UNSTORABLE.sub("\ufffd", document.text))
-
-
-def _content_hash(document: SourceDocument) -> str:
-    return _digest(
-        {
-            "text": document.text,
-            "title": document.title,
-            "source": document.source,
-            "metadata": document.metadata,
-            "pages": document.pages,
-        }
-    )
-
-
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    def _embed_one_by_one(
+        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
+    ) -> list[tuple[Pending, Embeddings]]:
+        embedded: list[tuple[Pending, Embeddings]] = []
+        for item in batch:
+            try:
+                [rows] = self.embedder.embed_documents([item.texts], with_floats=keep_floats)
+            except InvalidInputError as exc:
+                summary.fail(item.record.id, exc.message, item.record.source)
+                continue
+            embedded.append((item, rows))
+        return embedded

@@ -8,7 +8,7 @@ import pytest
 from ingest.loaders import SourceDocument
 from ingest.pipeline import IngestOptions, Ingestor
 from rag.embedding.fake import HashEmbedder
-from rag.errors import ConfigError, EmbeddingError, FingerprintMismatchError
+from rag.errors import ConfigError, EmbeddingError, FingerprintMismatchError, SeparatorInChunkError
 from rag.store import Library
 from rag.types import Embeddings
 
@@ -187,3 +187,24 @@ def test_ingest_paths_reports_load_failures_and_sync_keeps_their_documents(libra
     assert summary.failures[0].name == str(root / "later.txt")
     (root / "later.txt").unlink()
     assert ingestor.ingest_paths([root], collection="default", sync=True).deleted == 1
+
+
+class SeparatorRefusingEmbedder(RecordingEmbedder):
+    """Refuses any chunk holding ``<|endoftext|>``, as the pplx context model's backend does."""
+
+    def embed_documents(
+        self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
+    ) -> list[Embeddings]:
+        if any("<|endoftext|>" in chunk for chunks in documents for chunk in chunks):
+            raise SeparatorInChunkError("chunk 0 contains the separator text '<|endoftext|>'")
+        return super().embed_documents(documents, with_floats=with_floats)
+
+
+@pytest.mark.parametrize("batch_tokens", [1, 10_000])
+def test_a_document_the_embedder_refuses_fails_alone(library: Library, batch_tokens: int):
+    documents = [*corpus(), doc("sep", "Text with <|endoftext|> inside.", "/data/sep.txt")]
+    options = IngestOptions(target_tokens=16, max_tokens=24, batch_tokens=batch_tokens)
+    summary = Ingestor(library, SeparatorRefusingEmbedder(), options).ingest(documents, collection="default")
+    assert (summary.added, summary.failed, summary.failures[0].name) == (3, 1, "sep")
+    assert "separator" in summary.failures[0].reason
+    assert sorted(library.open_collection("default").document_states()) == ["a", "b", "c"]
