@@ -68,10 +68,10 @@ def query_measures(dataset: BeirDataset, qid: str, hits: Sequence[Hit]) -> dict[
 
 
 def _answers(dataset: BeirDataset, qid: str, hits: Sequence[Hit]) -> dict[str, float]:
-    if not dataset.has_answers:
-        return {}
+    if qid not in dataset.answers:
+        return {}  # no answer span for this query: it is left out of the answer means
     spans = [Span(hit.document_id, hit.char_start, hit.char_end) for hit in hits[:USER_TOP_K]]
-    return answer_measures(spans, dataset.answers.get(qid, []))
+    return answer_measures(spans, dataset.answers[qid])
 
 
 def documents_top_k(chunks: int, documents: int) -> int:

@@ -3,7 +3,8 @@
 The dense (``binary+int8``) and lexical (``bm25``) chunk lists of each query are retrieved once; every
 candidate weight then fuses those same lists (``rag.fusion.fuse``), so a sweep costs no further searches.
 The weight that maximises the target measure (``answer_hit@10`` where the data set has answer spans, else
-``nDCG@10``) wins; ties go to the weight nearest 0.5, the least committed choice.
+``nDCG@10``) wins; ties go to the better ``answer_mrr@10`` (``MRR@10``), then to the weight nearest 0.5,
+the least committed choice.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ class QueryLists:
         return [by_id[chunk_id] for chunk_id, _ in scored]
 
 
-def target_metric(dataset: BeirDataset) -> str:
-    return "answer_hit@10" if dataset.has_answers else "ndcg@10"
+def target_metric(dataset: BeirDataset) -> tuple[str, str]:
+    """The measure to maximise and the one that breaks its ties (finer-grained, same family)."""
+    if dataset.has_answers:
+        return "answer_hit@10", "answer_mrr@10"
+    return "ndcg@10", "mrr@10"
 
 
 def sweep(
@@ -68,19 +72,22 @@ def sweep(
     return results
 
 
-def best_weight(results: dict[str, dict[str, float]], metric: str) -> float:
-    """The convex weight with the best ``metric``; ties go to the weight nearest 0.5."""
+def best_weight(results: dict[str, dict[str, float]], metric: str, tie_break: str) -> float:
+    """The convex weight with the best ``metric``, then ``tie_break``, then nearest 0.5, then smallest."""
     candidates = [
-        (float(key.split("@", 1)[1]), values[metric]) for key, values in results.items() if key != "rrf"
+        (float(key.split("@", 1)[1]), values[metric], values[tie_break])
+        for key, values in results.items()
+        if key != "rrf"
     ]
-    return max(candidates, key=lambda item: (item[1], -abs(item[0] - 0.5)))[0]
+    # Distances are rounded so that 0.3 and 0.7 tie exactly; the smaller weight then wins, for determinism.
+    return max(candidates, key=lambda item: (item[1], item[2], -round(abs(item[0] - 0.5), 6), -item[0]))[0]
 
 
 def tuned_settings(dataset: BeirDataset, lists: dict[str, QueryLists], measure: Measure) -> dict[str, Any]:
     """The hybrid settings to store with the collection, with how they were chosen."""
-    metric = target_metric(dataset)
+    metric, tie_break = target_metric(dataset)
     results = sweep(dataset, lists, measure)
-    weight = best_weight(results, metric)
+    weight = best_weight(results, metric, tie_break)
     return {
         "method": "convex",
         "weight": weight,

@@ -91,10 +91,10 @@ def document_measures(ranked: Sequence[str], qrels: Qrels) -> dict[str, float]:
 
 
 def mean_measures(per_query: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """The mean of each measure over the queries (keys of the first query); empty input gives {}."""
-    if not per_query:
-        return {}
-    return {key: statistics.fmean(query[key] for query in per_query) for key in per_query[0]}
+    """The mean of each measure over the queries that have it (a query without answer spans has no
+    answer measures); keys in order of first appearance; empty input gives {}."""
+    keys = list(dict.fromkeys(key for query in per_query for key in query))
+    return {key: statistics.fmean(query[key] for query in per_query if key in query) for key in keys}
 
 
 def percentile(values: Sequence[float], q: float) -> float:

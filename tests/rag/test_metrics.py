@@ -50,6 +50,7 @@ def test_document_measures_and_means() -> None:
     assert one == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}
     assert mean_measures([one, two]) == {"ndcg@10": 0.5, "recall@10": 0.5, "recall@100": 0.5, "mrr@10": 0.5}
     assert mean_measures([]) == {}
+    assert mean_measures([{"a": 1.0}, {"a": 0.0, "b": 1.0}]) == {"a": 0.5, "b": 1.0}
 
 
 def test_documents_by_best_chunk_keeps_first_occurrence() -> None:
