@@ -1,4 +1,4 @@
-"""What one app holds while it runs: settings, keys, metrics, the model, the library, open searchers.
+"""What one app holds while it runs: settings, keys, metrics, the model, the batcher, the library.
 
 The model loads on its own thread when the app starts, so ``/healthz`` answers at once and
 ``/readyz`` says 503 until it is loaded. All model calls (the query batcher's and the hosted-API
