@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ class Collection:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._vectors = VectorState(directory)
+        self._filters = queries.FilterCache()
         self._closed = False
         self._writer = self._connect()
         if schema.schema_version(self._writer) < schema.SCHEMA_VERSION:
@@ -206,9 +208,14 @@ class Collection:
         with self._reading() as conn:
             committed = committed_from(writes.read_meta(conn))
             checks.check_against(committed, query, mode)
-            allowed = queries.matching_chunk_ids(conn, filter) if filter else None
+            started = time.perf_counter()
+            allowed = self._filters.matching(conn, committed.generation, filter) if filter else None
+            filter_ms = (time.perf_counter() - started) * 1000.0
             self._vectors.refresh(conn, committed)
-        return self._vectors.search(query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed)
+        scored, timings = self._vectors.search(
+            query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed
+        )
+        return scored, {**timings, "filter": filter_ms} if filter else timings
 
     def compact(self) -> int:
         """Reclaim the row-file space of replaced and deleted chunks; returns the dead rows dropped."""

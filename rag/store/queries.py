@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -117,10 +119,34 @@ def hydrate(conn: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[H
 def matching_chunk_ids(conn: sqlite3.Connection, spec: MetadataFilter) -> IdArray:
     """Ids of the chunks whose document metadata matches ``spec``, ascending."""
     condition, params = compile_filter(spec)
-    sql = (
-        f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {condition} ORDER BY c.id"
-    )
-    return np.array([row[0] for row in conn.execute(sql, params)], dtype=np.int64)
+    # documents first (the JSON is evaluated once per document, not per chunk), then their chunks by index
+    sql = f"SELECT id FROM chunks WHERE document_id IN (SELECT d.id FROM documents d WHERE {condition})"
+    ids = np.fromiter((row[0] for row in conn.execute(sql, params)), dtype=np.int64)
+    ids.sort()
+    return ids
+
+
+class FilterCache:
+    """Matching chunk ids per (generation, filter): a repeated filter costs no SQL until the next write."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, str], IdArray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def matching(self, conn: sqlite3.Connection, generation: int, spec: MetadataFilter) -> IdArray:
+        key = (generation, json.dumps(spec, sort_keys=True, default=repr))
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        ids = matching_chunk_ids(conn, spec)  # raises on an invalid filter, which is never cached
+        ids.flags.writeable = False
+        with self._lock:
+            self._entries[key] = ids
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return ids
 
 
 def fts_query(text: str) -> str | None:
@@ -143,8 +169,8 @@ def bm25(
     restrict = ""
     if spec:
         restrict = (
-            f"AND chunks_fts.rowid IN (SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-            f"WHERE {condition})"
+            "AND chunks_fts.rowid IN (SELECT id FROM chunks WHERE document_id IN "
+            f"(SELECT d.id FROM documents d WHERE {condition}))"
         )
     sql = (
         "SELECT chunks_fts.rowid, bm25(chunks_fts) AS rank FROM chunks_fts "

@@ -146,3 +146,23 @@ def test_empty_collection_answers_empty(collection: Collection, embedder: HashEm
     searcher = Searcher(collection, embedder)
     for mode in ("binary", "binary+int8", "int8-exact", "bm25", "hybrid"):
         assert searcher.search("anything", mode=mode).hits == []
+
+
+def test_repeated_filters_see_new_writes(
+    collection: Collection, embedder: HashEmbedder, make_item: MakeItem
+) -> None:
+    collection.upsert_documents(
+        [make_item("a", "Cats purr.", {"k": 1}), make_item("b", "Cats nap.", {"k": 2})]
+    )
+    searcher = Searcher(collection, embedder)
+
+    def found() -> list[str]:
+        return sorted(h.document_id for h in searcher.search("cats", filter={"k": 1}).hits)
+
+    assert found() == ["a"]
+    collection.upsert_documents([make_item("c", "Cats play.", {"k": 1})])
+    assert found() == ["a", "c"]
+    collection.upsert_documents([make_item("a", "Cats purr.", {"k": 3})])  # metadata changed
+    assert found() == ["c"]
+    timings = searcher.search("cats", filter={"k": 1}).timings
+    assert timings["filter"] >= 0
