@@ -9,6 +9,7 @@ document (added, updated, skipped, failed) comes from the collection's document 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,6 +47,9 @@ class DocumentBatch:
             batch.documents += loaded.documents
             batch.failures += loaded.failures
         return batch
+
+
+DUPLICATE = "duplicate document id in this request"
 
 
 def derived_id(text: str) -> str:
@@ -93,23 +97,26 @@ def _outcomes(
     before: dict[str, tuple[str, str]],
     collection: Collection,
 ) -> list[DocumentOutcome]:
+    """Each document's fate, from the summary's failures and the document states before and after."""
     after = collection.document_states()
-    failed = {failure.name: failure.reason for failure in summary.failures}
-    empty = set(summary.empty)
+    reasons: dict[str, list[str]] = {}
+    for failure in summary.failures:
+        reasons.setdefault(failure.name, []).append(failure.reason)
+    occurrences = Counter(document.id for document in batch.documents)
     outcomes = [DocumentOutcome(id=f.name, status="failed", error=f.reason) for f in batch.failures]
     seen: set[str] = set()
     for document in batch.documents:
         doc_id = document.id
         if doc_id in seen:
-            outcomes.append(
-                DocumentOutcome(id=doc_id, status="failed", error="duplicate document id in this request")
-            )
+            outcomes.append(DocumentOutcome(id=doc_id, status="failed", error=DUPLICATE))
             continue
         seen.add(doc_id)
-        if doc_id in empty:
+        # The pipeline records one failure per repeated id; any beyond those are this document's own.
+        own = reasons.get(doc_id, [])[occurrences[doc_id] - 1 :]
+        if doc_id in summary.empty:
             outcomes.append(DocumentOutcome(id=doc_id, status="failed", error="the document has no text"))
-        elif doc_id in failed and doc_id not in after:
-            outcomes.append(DocumentOutcome(id=doc_id, status="failed", error=failed[doc_id]))
+        elif own:
+            outcomes.append(DocumentOutcome(id=doc_id, status="failed", error=own[-1]))
         elif doc_id not in before:
             outcomes.append(DocumentOutcome(id=doc_id, status="added", chunks=_chunks(collection, doc_id)))
         elif before[doc_id] != after.get(doc_id):

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from api.app import create_app
+from rag.embedding.fake import HashEmbedder
+from rag.errors import SeparatorInChunkError
+from rag.types import Embeddings
+from tests.api.conftest import make_settings
 
 URL = "/v1/collections/default/documents"
 
@@ -122,3 +130,24 @@ def test_invalid_collection_settings_are_refused(client: TestClient) -> None:
     assert bad.status_code == 422
     assert client.post("/v1/collections", json={"name": "-bad name"}).status_code == 422
     assert client.get("/v1/collections/..").status_code in (404, 422)
+
+
+class _Refusing(HashEmbedder):
+    """Refuses any document holding the word REFUSE, as the context model refuses its separator."""
+
+    def embed_documents(
+        self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
+    ) -> list[Embeddings]:
+        if any("REFUSE" in chunk for chunks in documents for chunk in chunks):
+            raise SeparatorInChunkError("a chunk holds the separator.")
+        return super().embed_documents(documents, with_floats=with_floats)
+
+
+def test_a_refused_document_fails_alone_even_as_an_update(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path), embedder=_Refusing(64))) as client:
+        client.post("/v1/collections", json={"name": "default"})
+        assert _add(client, {"id": "kept", "text": "first version"}).status_code == 201
+        response = _add(client, {"id": "kept", "text": "REFUSE this"}, {"id": "fine", "text": "a fine one"})
+        outcomes = {o["id"]: (o["status"], o["error"]) for o in response.json()["outcomes"]}
+        assert outcomes == {"kept": ("failed", "a chunk holds the separator."), "fine": ("added", None)}
+        assert client.get(f"{URL}/kept").json()["chunks"][0]["text"] == "first version"
