@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag.embedding.fake import HashEmbedder
 from rag.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    CorruptStoreError,
     DocumentNotFoundError,
     FingerprintMismatchError,
     InvalidInputError,
 )
 from rag.search import Searcher
-from rag.store import Collection, Library
+from rag.store import Collection, Library, schema
 from tests.rag.store.conftest import FINGERPRINT_CHUNKER, MakeItem
 
 
@@ -166,3 +169,26 @@ def test_repeated_filters_see_new_writes(
     assert found() == ["c"]
     timings = searcher.search("cats", filter={"k": 1}).timings
     assert timings["filter"] >= 0
+
+
+def test_half_created_or_half_deleted_folders_are_not_collections(
+    library: Library, collection: Collection
+) -> None:
+    (library.root / ".creating-ghost-123").mkdir()
+    (library.root / ".deleting-old-456").mkdir()
+    (library.root / "junk").mkdir()  # no database inside
+    assert [info.name for info in library.list_collections()] == ["docs"]
+
+
+def test_schema_versions(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    conn = schema.connect(path)
+    schema.migrate(conn)
+    assert schema.schema_version(conn) == schema.SCHEMA_VERSION
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"meta", "documents", "chunks", "tombstones", "chunks_fts"} <= tables
+    schema.migrate(conn)  # idempotent
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    with pytest.raises(CorruptStoreError, match="newer"):
+        schema.migrate(conn)
+    conn.close()
