@@ -19,7 +19,7 @@ from rag.errors import CorruptStoreError, InvalidInputError
 IdArray = npt.NDArray[np.int64]
 INDEX_KINDS = ("flat", "ivf")
 # IVF k-means wants ~39 points per list; below that a flat scan is both faster and exact.
-_IVF_POINTS_PER_LIST = 39
+IVF_POINTS_PER_LIST = 39
 _IVF_TRAIN_SAMPLE = 256
 _MISSING = -1
 
@@ -59,7 +59,7 @@ class BinaryIndex:
     ) -> BinaryIndex:
         """An index over ``codes`` (n, d/8) with ``ids`` (n,); IVF is trained here when codes suffice."""
         index = cls(dimensions, kind=kind, nlist=nlist, nprobe=nprobe)
-        if kind == "ivf" and len(ids) >= nlist * _IVF_POINTS_PER_LIST:
+        if kind == "ivf" and len(ids) >= nlist * IVF_POINTS_PER_LIST:
             index._train_ivf(codes)
         index.add(ids, codes)
         return index
@@ -92,7 +92,7 @@ class BinaryIndex:
         return int(self._index.remove_ids(_as_ids(ids)))
 
     def search(
-        self, query_bits: np.ndarray, k: int, *, allowed: IdArray | None = None
+        self, query_bits: np.ndarray, k: int, *, allowed: IdArray | None = None, nprobe: int | None = None
     ) -> tuple[IdArray, npt.NDArray[np.int32]]:
         """Ids and Hamming distances of the ``k`` nearest codes, nearest first (only ``allowed`` ids)."""
         _one_thread()
@@ -112,7 +112,7 @@ class BinaryIndex:
             params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         elif self.kind == "ivf":
             params = faiss.SearchParametersIVF()
-            params.nprobe = self.nprobe
+            params.nprobe = self.nprobe if nprobe is None else nprobe
         distances, labels = self._index.search(query, min(k, len(self)), params=params)
         del bitmap
         keep = labels[0] != _MISSING

@@ -213,7 +213,7 @@ class Collection:
             filter_ms = (time.perf_counter() - started) * 1000.0
             self._vectors.refresh(conn, committed)
         scored, timings = self._vectors.search(
-            query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed
+            query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed, nprobe=committed.nprobe
         )
         return scored, {**timings, "filter": filter_ms} if filter else timings
 
@@ -225,9 +225,11 @@ class Collection:
     # -- lifetime --------------------------------------------------------------------------------------
 
     def save_index(self) -> None:
-        """Snapshot the binary index and prune the tombstones it covers (needs the write lock)."""
+        """Snapshot the binary index (training IVF first when due) and prune the tombstones it covers."""
         with self._writing() as conn:
-            self._vectors.refresh(conn, committed_from(writes.read_meta(conn)))
+            committed = committed_from(writes.read_meta(conn))
+            self._vectors.refresh(conn, committed)
+            self._vectors.train_if_due(conn, committed)
             self._vectors.save_snapshot()
             generation = self._vectors.generation
             conn.execute("DELETE FROM tombstones WHERE generation <= ?", (generation,))

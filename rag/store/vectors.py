@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import InvalidInputError
-from rag.index import BinaryIndex, hamming_top_k
+from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
 from rag.store import snapshot
 from rag.store.lock import ReadWriteLock
 from rag.store.rows import RowFiles, RowViews
@@ -45,16 +45,10 @@ class Committed:
     def files(self, directory: Path) -> RowFiles:
         return RowFiles(directory, self.vector_generation, self.dimensions, keep_floats=self.keep_floats)
 
-    def layout(self) -> tuple[int, int, bool, str, int, int]:
-        """Everything that, when it changes, forces a rebuild rather than a catch-up."""
-        return (
-            self.vector_generation,
-            self.dimensions,
-            self.keep_floats,
-            self.index_kind,
-            self.nlist,
-            self.nprobe,
-        )
+    def layout(self) -> tuple[int, int, bool, str, int]:
+        """Everything that, when it changes, forces a rebuild rather than a catch-up (not nprobe: a search
+        parameter)."""
+        return (self.vector_generation, self.dimensions, self.keep_floats, self.index_kind, self.nlist)
 
 
 def committed_from(meta: dict[str, str]) -> Committed:
@@ -78,7 +72,7 @@ class VectorState:
         self.directory = directory
         self.generation = -1
         self.snapshot_generation = -1
-        self._layout: tuple[int, int, bool, str, int, int] | None = None
+        self._layout: tuple[int, int, bool, str, int] | None = None
         self._index: BinaryIndex | None = None
         self._id_to_row = np.full(0, -1, dtype=np.int64)
         self._views: RowViews | None = None
@@ -127,6 +121,10 @@ class VectorState:
             self.generation = self.snapshot_generation = generation
             self._catch_up(conn, committed)
             return
+        self._reset(committed, *self._build(conn, committed))
+
+    def _build(self, conn: sqlite3.Connection, committed: Committed) -> tuple[BinaryIndex, IdArray]:
+        """A new index and id map from SQLite + the bits file (IVF is trained here when due)."""
         ids, rows = _fetch_pairs(conn, "SELECT id, vector_row FROM chunks ORDER BY id", ())
         views = committed.files(self.directory).views(committed.rows)
         index = BinaryIndex.build(
@@ -137,7 +135,27 @@ class VectorState:
             nlist=committed.nlist,
             nprobe=committed.nprobe,
         )
-        self._reset(committed, index, _id_map(ids, rows, np.full(0, -1, dtype=np.int64)))
+        return index, _id_map(ids, rows, np.full(0, -1, dtype=np.int64))
+
+    def train_if_due(self, conn: sqlite3.Connection, committed: Committed) -> None:
+        """Turn the flat index of an ``ivf`` collection into a trained IVF once it holds enough codes.
+
+        Catch-up only adds to the index it has, so an IVF collection that started small stays flat until
+        this runs (from ``save_index``, under the collection write lock, so nothing commits meanwhile).
+        Training runs without the state lock: searches go on against the flat index until the swap.
+        """
+        index = self._index
+        due = committed.index_kind == "ivf" and index is not None and index.kind == "flat"
+        if not due or index is None or len(index) < committed.nlist * IVF_POINTS_PER_LIST:
+            return
+        trained, id_to_row = self._build(conn, committed)
+        with self._lock.write():
+            self._reset(committed, trained, id_to_row)
+
+    @property
+    def index_kind(self) -> str | None:
+        """The kind of index in use (``flat`` or ``ivf``), None before the first refresh."""
+        return None if self._index is None else self._index.kind
 
     def _catch_up(self, conn: sqlite3.Connection, committed: Committed) -> None:
         assert self._index is not None
@@ -164,7 +182,14 @@ class VectorState:
                 self.snapshot_generation = self.generation
 
     def search(
-        self, query: Embeddings, *, mode: str, k: int, multiplier: int, allowed: IdArray | None
+        self,
+        query: Embeddings,
+        *,
+        mode: str,
+        k: int,
+        multiplier: int,
+        allowed: IdArray | None,
+        nprobe: int | None = None,
     ) -> tuple[Scored, dict[str, float]]:
         """Best ``k`` (chunk id, score) pairs for the single query in ``query``, and stage timings (ms)."""
         with self._lock.read():
@@ -174,11 +199,17 @@ class VectorState:
                 inside = allowed[allowed < len(self._id_to_row)]
                 allowed = inside[self._id_to_row[inside] >= 0]
             if mode in ("binary", "binary+int8"):
-                return self._search_binary(query, mode, k, multiplier, allowed)
+                return self._search_binary(query, mode, k, multiplier, allowed, nprobe)
             return self._search_exact(query, mode, k, allowed)
 
     def _search_binary(
-        self, query: Embeddings, mode: str, k: int, multiplier: int, allowed: IdArray | None
+        self,
+        query: Embeddings,
+        mode: str,
+        k: int,
+        multiplier: int,
+        allowed: IdArray | None,
+        nprobe: int | None,
     ) -> tuple[Scored, dict[str, float]]:
         assert self._index is not None and self._views is not None
         depth = k if mode == "binary" else k * multiplier
@@ -190,7 +221,7 @@ class VectorState:
             codes = np.asarray(self._views.bits[self._id_to_row[allowed]])
             ids, distances = hamming_top_k(query.bits[0], codes, allowed, depth)
         else:
-            ids, distances = self._index.search(query.bits[0], depth, allowed=allowed)
+            ids, distances = self._index.search(query.bits[0], depth, allowed=allowed, nprobe=nprobe)
         timings = {"hamming": _ms(started)}
         if mode == "binary":
             scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)

@@ -84,15 +84,32 @@ def test_ivf_index_setting(
         "ivf", fingerprint={"embedder": embedder.fingerprint}, settings={"index_type": "ivf", "ivf_nlist": 2}
     )
     texts = {f"x{i}": f"word{i % 13} filler{i % 5} extra{i}." for i in range(120)}
-    ivf.upsert_documents([make_item(k, v, {"n": i}) for i, (k, v) in enumerate(texts.items())])
-    exact = Searcher(ivf, embedder).search("word3 filler2", top_k=5, mode="int8-exact").hits
+    items = [make_item(k, v, {"n": i}) for i, (k, v) in enumerate(texts.items())]
+    ivf.upsert_documents(items[:20])
+    searcher = Searcher(ivf, embedder)
+    searcher.search("word3")
+    assert ivf._vectors.index_kind == "flat"  # 20 codes: too few to train 2 lists
+    ivf.upsert_documents(items[20:])
+    searcher.search("word3")
+    assert ivf._vectors.index_kind == "flat"  # catching up adds to the index it has
+    ivf.save_index()
+    assert ivf._vectors.index_kind == "ivf"  # 120 codes >= 39 x 2: trained before the snapshot
+    exact = searcher.search("word3 filler2", top_k=5, mode="int8-exact").hits
     ivf.update_settings({"ivf_nprobe": 2})  # all lists probed: the IVF search is exhaustive
-    approx = Searcher(ivf, embedder).search("word3 filler2", top_k=5, rescore_multiplier=30).hits
+    approx = searcher.search("word3 filler2", top_k=5, rescore_multiplier=30).hits
+    assert ivf._vectors.index_kind == "ivf"  # nprobe is a search parameter, no rebuild
     assert [h.chunk_id for h in approx] == [h.chunk_id for h in exact]
-    filtered = Searcher(ivf, embedder).search("word3", top_k=5, filter={"n": {"$lt": 10}}).hits
+    filtered = searcher.search("word3", top_k=5, filter={"n": {"$lt": 10}}).hits
     assert filtered and all(h.metadata["n"] < 10 for h in filtered)
     ivf.delete_documents(["x3"])
-    assert "x3" not in [h.document_id for h in Searcher(ivf, embedder).search("word3", top_k=50).hits]
+    assert "x3" not in [h.document_id for h in searcher.search("word3", top_k=50).hits]
+    ivf.close()
+    reopened = Library(tmp_path / "data").open_collection("ivf")
+    assert [h.document_id for h in Searcher(reopened, embedder).search("word3", top_k=50).hits].count(
+        "x3"
+    ) == 0
+    assert reopened._vectors.index_kind == "ivf"  # loaded from the snapshot, not retrained
+    reopened.close()
 
 
 def test_compaction_reclaims_dead_rows_and_keeps_ids(
