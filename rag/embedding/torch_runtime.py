@@ -152,8 +152,9 @@ def pool_sequences(
     Sequences are batched by token budget with length bucketing (``plan_batches``), right-padded
     with ``pad_id``; ``forward(input_ids, mask)`` returns hidden states (B, S, D).
     """
+    if not sequences:
+        return np.zeros((0, 0), dtype=np.float32)
     torch = import_torch()
-    offsets = np.cumsum([0] + [seq.rows for seq in sequences])
     pooled: list[Any] = [None] * len(sequences)
     with torch.inference_mode():
         for batch in plan_batches([len(seq.ids) for seq in sequences], max_batch_tokens):
@@ -165,12 +166,11 @@ def pool_sequences(
                     pooled[index] = mean_pool(hidden[row : row + 1], mask[row : row + 1])
                 else:
                     pooled[index] = span_pool(hidden[row], seq.spans)
-    if not sequences:
-        return np.zeros((0, 0), dtype=np.float32)
-    result = torch.cat(pooled).cpu().numpy().astype(np.float32)
-    if result.shape[0] != offsets[-1]:
-        raise EmbeddingError(f"pooled {result.shape[0]} rows for {offsets[-1]} texts.")
-    return np.asarray(result, dtype=np.float32)
+    result = np.asarray(torch.cat(pooled).cpu().numpy(), dtype=np.float32)
+    expected = sum(seq.rows for seq in sequences)
+    if result.shape[0] != expected:
+        raise EmbeddingError(f"pooled {result.shape[0]} rows for {expected} expected.")
+    return result
 
 
 def _pad(torch: Any, members: Sequence[TokenSequence], pad_id: int, device: str) -> tuple[Any, Any]:
