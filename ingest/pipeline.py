@@ -65,12 +65,14 @@ class Ingestor:
     ) -> IngestSummary:
         """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
         under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
+        started = time.perf_counter()
         loaded = load_paths(paths, include=include, exclude=exclude)
         keep = {failure.source for failure in loaded.failures if failure.source}
         sync_sources = [str(path.resolve()) for path in paths] if sync else None
         summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)
+        summary.seconds = time.perf_counter() - started  # reading the files included
         return summary
 
     def ingest(
