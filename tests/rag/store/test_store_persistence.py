@@ -58,6 +58,8 @@ def test_snapshot_is_written_on_close_and_caught_up_after(
     writer.upsert_documents([make_item("new", "topic2 shared topic2 shared.")])
     writer.close()
     reader = Library(tmp_path / "data").open_collection("docs")
+    reader.load_index()
+    assert reader._vectors.snapshot_generation > 0  # loaded from the snapshot, then caught up
     after = _ids(reader, embedder, "topic2 shared")
     assert after[0] == "new"
     assert set(after) == (set(before) - {"d2", "d9"}) | {"new"}
