@@ -218,7 +218,7 @@ class Collection:
         return scored, {**timings, "filter": filter_ms} if filter else timings
 
     def load_index(self) -> None:
-        """Build (or catch up) the in-memory index now, e.g. at service start; otherwise the first search does."""
+        """Build (or catch up) the in-memory index now, e.g. at service start (else the first search does)."""
         with self._reading() as conn:
             self._vectors.refresh(conn, committed_from(writes.read_meta(conn)))
 
