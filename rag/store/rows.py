@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.errors import CorruptStoreError
 from rag.types import Embeddings
 
 _KINDS = {"int8": (np.int8, 1), "bits": (np.uint8, 0), "f32": (np.float32, 4)}
@@ -96,7 +97,13 @@ class RowFiles:
         columns = self.dimensions // 8 if kind == "bits" else self.dimensions
         if rows == 0:
             return np.empty((0, columns), dtype=dtype)
-        return np.memmap(self.path(kind), dtype=dtype, mode="r", shape=(rows, columns))
+        try:
+            return np.memmap(self.path(kind), dtype=dtype, mode="r", shape=(rows, columns))
+        except (OSError, ValueError) as exc:  # missing or shorter than the rows SQLite committed
+            raise CorruptStoreError(
+                f"The vector file {self.path(kind).name} in {self.directory} cannot hold the {rows} "
+                f"committed rows ({exc}); restore the folder from a backup or re-ingest the collection."
+            ) from exc
 
     def remove(self) -> None:
         for kind in _KINDS:

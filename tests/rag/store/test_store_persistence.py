@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag.embedding.fake import HashEmbedder
+from rag.errors import CorruptStoreError
 from rag.search import Searcher
 from rag.store import Collection, Library
 from rag.store.snapshot import FILENAME
@@ -140,4 +143,19 @@ def test_compaction_reclaims_dead_rows_and_keeps_ids(
     reopened = Library(tmp_path / "data").open_collection("docs")
     assert _ids(reopened, embedder, "topic1 shared words arrive late")[0] == "late"
     assert _ids(reopened, embedder, "topic1 shared", "int8-exact")[:20] != []
+    reopened.close()
+
+
+def test_a_truncated_vector_file_is_reported_as_corrupt(
+    tmp_path: Path, collection: Collection, embedder: HashEmbedder, make_item: MakeItem
+) -> None:
+    _fill(collection, make_item)
+    collection.close()
+    (collection.directory / FILENAME).unlink(missing_ok=True)  # force a rebuild from the row files
+    with open(collection.directory / "vectors-0.bits", "r+b") as handle:
+        handle.truncate(10)
+    reopened = Library(tmp_path / "data").open_collection("docs")
+    with pytest.raises(CorruptStoreError, match="vectors-0.bits"):
+        Searcher(reopened, embedder).search("topic1")
+    assert reopened.bm25("topic1", top_k=3)  # the text side still answers
     reopened.close()
