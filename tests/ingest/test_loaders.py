@@ -121,3 +121,22 @@ def test_a_missing_path_is_a_failure(tmp_path: Path):
 def test_load_bytes_uses_the_upload_name_as_id_and_source():
     document = only(load_bytes("notes/today.md", b"# Today\n\nwork"))
     assert (document.id, document.source, document.title) == ("notes/today.md", "notes/today.md", "Today")
+
+
+def test_an_encrypted_pdf_is_a_failure_named_as_such():
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(pdf_bytes(["secret page"]))))
+    writer.encrypt("a password")
+    out = io.BytesIO()
+    writer.write(out)
+    result = load_bytes("locked.pdf", out.getvalue())
+    assert result.documents == [] and result.failures[0].reason == "encrypted PDF"
+
+
+def test_utf16_text_with_a_byte_order_mark_is_read():
+    document = only(load_bytes("wide.txt", "line one\r\nline two".encode("utf-16")))
+    assert document.text == "line one\nline two"

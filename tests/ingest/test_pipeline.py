@@ -208,3 +208,12 @@ def test_a_document_the_embedder_refuses_fails_alone(library: Library, batch_tok
     assert (summary.added, summary.failed, summary.failures[0].name) == (3, 1, "sep")
     assert "separator" in summary.failures[0].reason
     assert sorted(library.open_collection("default").document_states()) == ["a", "b", "c"]
+
+
+def test_options_come_from_settings():
+    from rag.settings import Settings
+
+    settings = Settings(chunk_target_tokens=100, chunk_max_tokens=120, max_batch_tokens=4096)
+    options = IngestOptions.from_settings(settings, keep_floats=True)
+    assert (options.target_tokens, options.max_tokens, options.batch_tokens) == (100, 120, 4096)
+    assert (options.encoding, options.keep_floats) == ("cl100k_base", True)
