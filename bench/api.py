@@ -2,11 +2,12 @@
 
 The sample corpus (``samples/corpus``, or a synthetic one if missing) is ingested with the offline MiniLM;
 a uvicorn server (a second process) serves it; an asyncio/httpx client runs closed-loop load at each
-concurrency with a fixed number of requests per client. Two variants:
+concurrency with a fixed number of requests per client. Three variants:
 
 - ``full``: every query is new (cache misses), so each request pays the query embedding, batched by the
   server's dynamic batcher with whatever else is waiting;
-- ``cached``: one repeated query (cache hits), so the request pays HTTP + search only.
+- ``cached``: one repeated query (cache hits), so the request pays HTTP + search only;
+- ``healthz``: ``GET /healthz``, the floor of this HTTP stack (client, uvicorn, FastAPI) on this box.
 
 Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
 layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw.
@@ -85,7 +86,7 @@ def _arguments() -> argparse.Namespace:
         "--model", default="all-minilm-l6-v2", help="Model spec (default: the offline MiniLM)."
     )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--requests", type=int, default=12, help="Requests per client at each concurrency.")
+    parser.add_argument("--requests", type=int, default=16, help="Requests per client at each concurrency.")
     parser.add_argument(
         "--baseline-queries", type=int, default=60, help="Queries for the in-process baseline."
     )
@@ -190,11 +191,14 @@ def _batch_stats(url: str) -> tuple[float, float]:
     return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
 
 
-async def _client(url: str, queries: list[str], latencies: list[float]) -> None:
+async def _client(url: str, bodies: list[dict[str, Any] | None], latencies: list[float]) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120.0) as client:
-        for query in queries:
+        for body in bodies:
             started = time.perf_counter()
-            response = await client.post("/v1/search", json={"query": query, "top_k": 10})
+            if body is None:
+                response = await client.get("/healthz")
+            else:
+                response = await client.post("/v1/search", json=body)
             latencies.append((time.perf_counter() - started) * 1000.0)
             response.raise_for_status()
 
@@ -202,15 +206,18 @@ async def _client(url: str, queries: list[str], latencies: list[float]) -> None:
 async def _load(url: str, variant: str, concurrency: int, per_client: int, offset: int) -> dict[str, Any]:
     latencies: list[float] = []
 
-    def queries(client: int) -> list[str]:
+    def bodies(client: int) -> list[dict[str, Any] | None]:
+        if variant == "healthz":
+            return [None] * per_client
         if variant == "cached":
-            return [QUESTIONS[0]] * per_client
-        return [
+            return [{"query": QUESTIONS[0], "top_k": 10}] * per_client
+        new = [
             f"{QUESTIONS[(client + i) % len(QUESTIONS)]} [{offset}-{client}-{i}]" for i in range(per_client)
         ]
+        return [{"query": query, "top_k": 10} for query in new]
 
     started = time.perf_counter()
-    await asyncio.gather(*(_client(url, queries(c), latencies) for c in range(concurrency)))
+    await asyncio.gather(*(_client(url, bodies(c), latencies) for c in range(concurrency)))
     elapsed = time.perf_counter() - started
     return {"qps": round(len(latencies) / elapsed, 1), **_percentiles(latencies)}
 
@@ -227,8 +234,9 @@ def _under_load(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
     try:
         _wait_ready(url, process)
         asyncio.run(_load(url, "cached", 1, 3, 0))  # warm-up, and the cached query enters the cache
-        for variant in ("full", "cached"):
-            for offset, concurrency in enumerate(args.concurrency):
+        # Variants interleaved at each concurrency, so a drift of the (shared) machine hits them alike.
+        for offset, concurrency in enumerate(args.concurrency):
+            for variant in ("healthz", "cached", "full"):
                 before = _batch_stats(url)
                 row = asyncio.run(_load(url, variant, concurrency, args.requests, offset))
                 after = _batch_stats(url)
@@ -258,6 +266,12 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
         cached = rows["cached", first]["p50_ms"]
         ratios["cached_c1_p50_over_in_process_search"] = round(cached / search, 2) if search else None
         ratios["cached_c1_http_overhead_ms"] = round(cached - search, 3)
+    if ("cached", first) in rows and ("healthz", first) in rows:
+        floor = rows["healthz", first]["p50_ms"]
+        ratios["cached_c1_p50_over_healthz_p50"] = round(rows["cached", first]["p50_ms"] / floor, 2)
+        ratios["cached_c1_minus_healthz_minus_search_ms"] = round(
+            rows["cached", first]["p50_ms"] - floor - search, 3
+        )
     for (variant, concurrency), row in rows.items():
         ratios[f"{variant}_c{concurrency}_p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
         ratios[f"{variant}_c{concurrency}_qps_over_c{first}"] = round(
