@@ -7,9 +7,10 @@ the memory-mapped int8 rows and scored with a float32 GEMV. numpy's BLAS is pinn
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -22,18 +23,52 @@ IdArray = npt.NDArray[np.int64]
 _BLOCK_ROWS = 32768
 
 
-@lru_cache(maxsize=1)
-def _controller() -> Any:
-    from threadpoolctl import ThreadpoolController
+class _BlasPin:
+    """numpy's BLAS held at one thread while any thread is inside ``one_blas_thread``.
 
-    return ThreadpoolController()
+    The thread count is process-wide, so plain nested enter/exit from several request threads would restore
+    the wrong value (and could leave torch's or faiss's BLAS pinned too): a depth count under a lock sets it
+    on the first entry and restores it on the last exit, and only numpy's own BLAS is touched.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter: Any = None
+
+    @cached_property
+    def _numpy_blas(self) -> Any:
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+        paths = [info["filepath"] for info in controller.info() if "numpy" in info["filepath"]]
+        return controller.select(filepath=paths, user_api="blas") if paths else None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._depth == 0 and self._numpy_blas is not None:
+                self._limiter = self._numpy_blas.limit(limits=1)
+            self._depth += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_PIN = _BlasPin()
 
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """numpy's (and faiss's) BLAS limited to one thread for the ``with`` body (~10 us to enter)."""
-    with _controller().limit(limits=1, user_api="blas"):
+    """numpy's BLAS limited to one thread for the ``with`` body (~10 us to enter)."""
+    _PIN.enter()
+    try:
         yield
+    finally:
+        _PIN.exit()
 
 
 def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -> Float32Array:
