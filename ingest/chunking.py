@@ -29,6 +29,8 @@ HEADING, PARAGRAPH, LINE, SENTENCE, WORD, TOKEN = range(6)
 _CHARS_PER_TOKEN_CEILING = 12  # English averages about 4 characters per cl100k token
 
 # Each pattern matches the start of the next unit at its level (whitespace stays with the unit before).
+# A fenced code block: from a line opening with ``` or ~~~ to the line closing it (or the end of the text).
+_FENCE = re.compile(r"(?ms)^[ \t]*(`{3,}|~{3,}).*?(?:^[ \t]*\1[^\n]*$|\Z)")
 _BOUNDARIES: dict[int, re.Pattern[str]] = {
     HEADING: re.compile(r"(?m)^(?=#{1,6}[ \t])"),
     PARAGRAPH: re.compile(r"\n[ \t]*\n\s*"),
@@ -98,6 +100,10 @@ class _Chunker:
         self.encoding = encoding
         self.target = target
         self.maximum = maximum
+        # A "# comment" line inside a fenced code block is not a heading.
+        self.fences = (
+            [(m.start(), m.end()) for m in _FENCE.finditer(text)] if "```" in text or "~~~" in text else []
+        )
 
     def count(self, start: int, end: int) -> int:
         return count_tokens(self.text[start:end], self.encoding)
@@ -121,10 +127,14 @@ class _Chunker:
         """[start, end) cut before each unit of ``level`` (no empty units)."""
         cuts = [start]
         for match in _BOUNDARIES[level].finditer(self.text, start, end):
-            if cuts[-1] < match.end() < end:
+            if cuts[-1] < match.end() < end and not (level == HEADING and self.in_fence(match.end())):
                 cuts.append(match.end())
         cuts.append(end)
         return list(zip(cuts, cuts[1:], strict=False))
+
+    def in_fence(self, position: int) -> bool:
+        index = bisect.bisect_right(self.fences, (position, len(self.text))) - 1
+        return index >= 0 and self.fences[index][0] < position < self.fences[index][1]
 
     def hard_cut(self, start: int, end: int, before: int, *, at_words: bool = False) -> list[_Piece]:
         """Whitespace-trimmed windows of about ``target`` tokens, ending after a space when ``at_words``

@@ -140,3 +140,14 @@ def test_offsets_survive_crlf_free_unicode(encoding: tiktoken.Encoding):
     chunks = chunk_text(text, encoding, target_tokens=20, max_tokens=24)
     assert all(text[c.char_start : c.char_end] == c.text for c in chunks)
     assert re.sub(r"\s", "", "".join(c.text for c in chunks)) == re.sub(r"\s", "", text)
+
+
+def test_comment_lines_in_fenced_code_are_not_headings(encoding: tiktoken.Encoding):
+    code = (
+        "```python\n# load the data\nrows = read()\n# clean it\nrows = clean(rows)\n# save\nsave(rows)\n```"
+    )
+    intro = "This guide shows how the small pipeline reads, cleans and saves its rows every night. " * 2
+    text = f"# Guide\n\n{intro}\n\n{code}\n\n# Next\n\n" + "Another section follows with more words. " * 8
+    chunks = chunk_text(text, encoding, target_tokens=48, max_tokens=80)
+    assert [c.text.split("\n")[0] for c in chunks] == ["# Guide", "# Next"]
+    assert code in chunks[0].text
