@@ -150,3 +150,22 @@ def test_the_command_line_does_not_import_the_api():
 def test_json_summary_is_one_object_on_stdout(tmp_path: Path, docs: Path):
     result = rag(tmp_path / "data", FAKE, "ingest", str(docs), "--json")
     assert json.loads(result.stdout)["added"] == 3 and result.stderr == ""
+
+
+def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[str]):
+    from ingest.cli.ingest_cmd import progress_bar
+    from ingest.summary import IngestProgress
+
+    with progress_bar(enabled=True) as update:
+        assert update is not None
+        update(IngestProgress(0, 2, 0, 0, 100))
+        update(IngestProgress(2, 2, 5, 100, 100))
+    with progress_bar(enabled=False) as update:
+        assert update is None
+    assert capsys.readouterr().out == ""  # the bar never writes to stdout
+
+
+def test_empty_documents_are_named_on_stderr(tmp_path: Path, docs: Path):
+    (docs / "blank.md").write_text("  \n")
+    result = rag(tmp_path / "data", FAKE, "ingest", str(docs))
+    assert result.exit_code == 0 and "no text, not stored: blank.md" in result.stderr
