@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from api.schemas import Info, Ready
 from api.state import AppState
+from rag.errors import NotReadyError, RagError
 
 REPORTED_PACKAGES = ("pplx-rag", "fastapi", "numpy", "faiss-cpu", "torch", "transformers")
 
@@ -47,4 +48,8 @@ def readiness(state: AppState) -> Ready:
     """Ready once the model is loaded and the library is open (``NotReadyError`` otherwise)."""
     embedder = state.ready_embedder()
     library = state.ready_library()
-    return Ready(status="ready", model=embedder.model_name, collections=len(library.list_collections()))
+    try:
+        collections = library.list_collections()
+    except RagError as exc:
+        raise NotReadyError(f"the collections cannot be opened: {exc.message}") from None
+    return Ready(status="ready", model=embedder.model_name, collections=len(collections))

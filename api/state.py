@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -131,5 +132,6 @@ class AppState:
             return []
         try:
             return self.library.list_collections()
-        except RagError:
+        except (RagError, sqlite3.Error, OSError) as exc:  # a scrape must not fail with the store
+            logger.warning("collection counts unavailable: %s", type(exc).__name__)
             return []
