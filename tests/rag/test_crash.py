@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rag.embedding.fake import HashEmbedder
 from rag.search import Searcher
 from rag.store import Collection, Library
 
-TRIALS = 20
 CHILD = Path(__file__).with_name("crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
 State = dict[str, dict[str, Any]]  # doc id -> the upsert operation that wrote it
@@ -89,14 +90,15 @@ def _check_whole(collection: Collection, embedder: HashEmbedder, db: Path) -> No
     assert len(everything) == total
 
 
-def test_kill_9_during_writes_never_exposes_a_partial_document(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trials", [20, pytest.param(150, marks=pytest.mark.slow)])
+def test_kill_9_during_writes_never_exposes_a_partial_document(tmp_path: Path, trials: int) -> None:
     rng = random.Random(7)
     embedder = HashEmbedder(64)
     data, log = tmp_path / "data", tmp_path / "ops.log"
     state: State = {}
     first = 0
     commits = 0
-    for trial in range(TRIALS):
+    for trial in range(trials):
         log.write_text("")
         _run_child(data, log, first, trial, rng)
         done, with_pending, first = _replay(state, log)
@@ -111,4 +113,4 @@ def test_kill_9_during_writes_never_exposes_a_partial_document(tmp_path: Path) -
         commits += sum(1 for line in log.read_text().splitlines() if '"done"' in line)
         state = done if stored == expected[0] else with_pending
         library.close()
-    assert commits > TRIALS  # the kills landed among many writes, not before the first one
+    assert commits > trials  # the kills landed among many writes, not before the first one
