@@ -20,10 +20,7 @@ from rag.store import Library
 pytestmark = pytest.mark.model
 
 # Small enough for a shared CPU: ~200 SciFact abstracts; the 4 COVID-QA papers the first 40 questions ask.
-SLICES = {
-    "scifact": {"limit_queries": 30, "limit_docs": 150},
-    "covidqa": {"limit_queries": 40, "limit_docs": 0},
-}
+SLICES = {"scifact": (30, 150), "covidqa": (40, 0)}  # (queries, documents besides those they judge)
 TARGET = {"scifact": "ndcg@10", "covidqa": "answer_hit@10"}
 
 
@@ -37,10 +34,12 @@ def results(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
             name: evaluate_dataset(
                 library,
                 embedder,
-                EvalConfig(shared_data / name, tune=True, modes=modes, **limits),
+                EvalConfig(
+                    shared_data / name, limit_queries=queries, limit_docs=docs, tune=True, modes=modes
+                ),
                 IngestOptions(),
             )
-            for name, limits in SLICES.items()
+            for name, (queries, docs) in SLICES.items()
         }
     finally:
         library.close()
