@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.errors import install_error_handlers
+from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
 from api.routes import collections, documents, embeddings, health, jobs, search
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
     for module in (search, collections, documents, jobs, embeddings, health):
         app.include_router(module.router)
     return app

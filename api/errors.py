@@ -8,12 +8,14 @@ anything unexpected (a 500 ``internal_error`` whose body never carries the excep
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import ErrorBody
 from rag.errors import RagError
@@ -116,14 +118,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(message, error_type, status=exc.status_code)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    return error_response("internal server error.", "internal_error", status=500)
+class CatchAllMiddleware:
+    """Answers any exception that escapes the app with 500 ``internal_error``.
+
+    The log gets the exception's type and stack, not its message (which may quote a document); and the
+    exception stops here, so the server does not log it again in full.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            logger.error(
+                "unexpected %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"], stack
+            )
+            if not started:
+                await error_response("internal server error.", "internal_error", status=500)(
+                    scope, receive, send
+                )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every error through the one body."""
+    """Route every error through the one body (unexpected ones: ``CatchAllMiddleware``)."""
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
