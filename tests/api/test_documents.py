@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -151,3 +152,16 @@ def test_a_refused_document_fails_alone_even_as_an_update(tmp_path: Path) -> Non
         outcomes = {o["id"]: (o["status"], o["error"]) for o in response.json()["outcomes"]}
         assert outcomes == {"kept": ("failed", "a chunk holds the separator."), "fine": ("added", None)}
         assert client.get(f"{URL}/kept").json()["chunks"][0]["text"] == "first version"
+
+
+def test_a_large_upload_runs_as_a_job(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.documents.BACKGROUND_UPLOAD_BYTES", 1000)
+    small = client.post(URL, files={"files": ("small.txt", b"a few words")})
+    assert small.status_code == 201
+    large = client.post(URL, files={"files": ("large.txt", b"many words here. " * 100)})
+    assert large.status_code == 202
+    deadline = time.monotonic() + 30
+    while (job := client.get(large.json()["url"]).json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert job["status"] == "succeeded" and job["result"]["outcomes"][0]["id"] == "large.txt"
