@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from rag.embedding.fake import HashEmbedder
 from rag.settings import Settings
+from tests.api.conftest import make_settings
 
 DOCS = [
     {
@@ -87,3 +90,15 @@ def test_not_ready_when_the_model_cannot_load(settings: Settings) -> None:
         assert (ready.status_code, ready.json()["error_type"]) == (503, "not_ready")
         assert ready.headers["retry-after"] == "1"
         assert client.post("/v1/search", json={"query": "x"}).status_code == 503
+
+
+def test_a_collection_built_by_another_model_answers_409(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, embedder=HashEmbedder(64))) as client:
+        client.post("/v1/collections", json={"name": "default"})
+        client.post("/v1/collections/default/documents", json={"documents": [{"text": "some words"}]})
+    with TestClient(create_app(settings, embedder=HashEmbedder(32))) as client:
+        response = client.post("/v1/search", json={"query": "words"})
+        assert (response.status_code, response.json()["error_type"]) == (409, "fingerprint_mismatch")
+        added = client.post("/v1/collections/default/documents", json={"documents": [{"text": "more"}]})
+        assert added.status_code == 409
