@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 from api.schemas import Info, Ready
@@ -12,6 +13,7 @@ from rag.errors import NotReadyError, RagError
 REPORTED_PACKAGES = ("pplx-rag", "fastapi", "numpy", "faiss-cpu", "torch", "transformers")
 
 
+@cache
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape results, and Python's; missing packages are left out."""
     versions = {"python": platform.python_version()}
@@ -31,7 +33,7 @@ def build_info(state: AppState) -> Info:
         models={"document": str(fingerprint["doc_model"]), "query": str(fingerprint["query_model"])},
         dimensions=embedder.dimensions,
         fingerprint=fingerprint,
-        versions=package_versions(),
+        versions=dict(package_versions()),
         auth=state.keyring.enabled,
         limits={
             "max_body_bytes": settings.max_body_bytes,
