@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from rag.embedding.fake import HashEmbedder
+from rag.store.collection import DB_FILE
 from tests.api.conftest import make_settings
 
 
@@ -39,3 +40,14 @@ def test_unexpected_errors_are_counted_as_500(client: TestClient) -> None:
     client.app.add_api_route("/crash", crash)  # type: ignore[attr-defined]
     assert client.get("/crash").status_code == 500
     assert 'route="/crash",status="500"' in client.get("/metrics").text
+
+
+def test_not_ready_when_a_collection_cannot_be_opened(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path), embedder=HashEmbedder(64))
+    with TestClient(app) as client:
+        client.post("/v1/collections", json={"name": "broken"})
+        app.state.rag.library.close()
+        (tmp_path / "collections" / "broken" / DB_FILE).write_bytes(b"not a database" * 100)
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.json()["error_type"]) == (503, "not_ready")
+        assert client.get("/metrics").status_code == 200
