@@ -153,5 +153,6 @@ def check_bind(settings: Settings, keyring: KeyRing) -> str:
         return f"API keys off and bound to {settings.host}: anyone who can reach it may read and write."
     raise ConfigError(
         f"refusing to serve on {settings.host} without API keys: configure RAG_API_KEYS or "
-        "RAG_API_KEYS_FILE, bind to 127.0.0.1, or set RAG_ALLOW_INSECURE_BIND=true to serve unprotected."
+        "RAG_API_KEYS_FILE, bind to 127.0.0.1, or pass --allow-insecure-bind (RAG_ALLOW_INSECURE_BIND=true) "
+        "to serve unprotected."
     )

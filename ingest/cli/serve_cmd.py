@@ -7,6 +7,7 @@ its settings from the environment, so the global options travel there as ``RAG_*
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +18,18 @@ from rag.errors import ConfigError
 APP_FACTORY = "api.app:create_app"
 # The settings the global options (and serve's own) can change; the rest the server reads from the
 # environment itself.
-FORWARDED = ("data_dir", "doc_model", "query_model", "device", "dtype", "document_mode", "host", "port")
+FORWARDED = (
+    "data_dir",
+    "doc_model",
+    "query_model",
+    "device",
+    "dtype",
+    "document_mode",
+    "host",
+    "port",
+    "api_keys_file",
+    "allow_insecure_bind",
+)
 
 
 @app.command("serve")
@@ -25,6 +37,17 @@ def serve_command(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default: RAG_HOST).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: RAG_PORT).")] = None,
+    api_keys_file: Annotated[
+        Path | None,
+        typer.Option("--api-keys-file", help="JSON file of API keys (default: RAG_API_KEYS_FILE)."),
+    ] = None,
+    allow_insecure_bind: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-bind",
+            help="Serve without API keys on a non-loopback address (anyone who can reach it can write).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the retrieval API (loopback by default; other addresses need API keys).
 
@@ -33,7 +56,12 @@ def serve_command(
         rag --data-dir data serve --port 8000
     """
     settings = state(ctx).settings
-    values = settings.model_dump() | {"host": host or settings.host, "port": port or settings.port}
+    values = settings.model_dump() | {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "api_keys_file": api_keys_file or settings.api_keys_file,
+        "allow_insecure_bind": allow_insecure_bind or settings.allow_insecure_bind,
+    }
     os.environ.update(server_environment(values))
     try:
         import uvicorn

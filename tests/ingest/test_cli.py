@@ -140,6 +140,20 @@ def test_serve_passes_options_to_the_api_factory_through_the_environment(
     assert (environ["RAG_DOC_MODEL"], environ["RAG_PORT"], environ["RAG_HOST"]) == (FAKE, "8123", "127.0.0.1")
 
 
+def test_serve_forwards_the_bind_override_and_the_keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    environ = dict(os.environ)
+    monkeypatch.setattr(serve_cmd.os, "environ", environ)
+    keys = tmp_path / "keys.json"
+    args = ("serve", "--host", "0.0.0.0", "--allow-insecure-bind", "--api-keys-file", str(keys))
+    assert rag(tmp_path / "data", FAKE, *args).exit_code == 0
+    assert environ["RAG_HOST"] == "0.0.0.0"
+    assert environ["RAG_ALLOW_INSECURE_BIND"] == "True"
+    assert environ["RAG_API_KEYS_FILE"] == str(keys)
+
+
 def test_the_command_line_does_not_import_the_api():
     code = "import sys, ingest.cli.main as m; m._register_commands(); print('api' in sys.modules)"
     assert (
