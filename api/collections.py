@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from api.auth import Principal
@@ -19,6 +20,8 @@ from api.state import AppState
 from rag.errors import DocumentNotFoundError, InvalidInputError
 from rag.types import CollectionInfo, StoredDocument
 
+logger = logging.getLogger("api")
+
 
 def collection_public(info: CollectionInfo) -> CollectionPublic:
     return CollectionPublic(
@@ -31,8 +34,12 @@ def collection_public(info: CollectionInfo) -> CollectionPublic:
 
 
 def list_collections(state: AppState, principal: Principal) -> CollectionList:
-    """The collections this caller may touch."""
+    """The collections this caller may touch; a corrupt one is listed with counts -1 (its own routes answer
+    500 ``corrupt_store`` with the reason), so one damaged database never hides the healthy ones."""
     infos = state.ready_library().list_collections()
+    for info in infos:
+        if info.error is not None:
+            logger.error("listing collections: %s", info.error)
     return CollectionList(collections=[collection_public(i) for i in infos if principal.may_touch(i.name)])
 
 

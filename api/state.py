@@ -127,11 +127,12 @@ class AppState:
         return Searcher(self.ready_library().open_collection(name), self.ready_embedder())
 
     def collection_infos(self) -> list[CollectionInfo]:
-        """Every collection's counts; empty while the library is closed (used by the metrics scrape)."""
+        """Every readable collection's counts; empty while the library is closed (used by the metrics scrape,
+        where a corrupt collection's -1 counts would read as data)."""
         if self.library is None:
             return []
         try:
-            return self.library.list_collections()
+            return [info for info in self.library.list_collections() if info.error is None]
         except (RagError, sqlite3.Error, OSError) as exc:  # a scrape must not fail with the store
             logger.warning("collection counts unavailable: %s", type(exc).__name__)
             return []

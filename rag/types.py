@@ -128,10 +128,15 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class CollectionInfo:
-    """A collection's name, counts and the fingerprint of what built it."""
+    """A collection's name, counts and the fingerprint of what built it.
+
+    ``error`` says why a collection cannot be read (a corrupt database); its counts are then -1 and its
+    fingerprint and settings empty. ``None`` for a healthy collection.
+    """
 
     name: str
     documents: int
     chunks: int
     fingerprint: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None

@@ -10,6 +10,7 @@ import typer
 from ingest.cli.app import app, state
 from rag.errors import DocumentNotFoundError
 from rag.store import Library
+from rag.types import CollectionInfo
 
 
 @app.command("collections")
@@ -17,23 +18,44 @@ def collections_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """List the collections with their document and chunk counts and what built them."""
+    """List the collections with their document and chunk counts and what built them.
+
+    A collection whose database cannot be read is listed with its error (JSON: counts -1 and "error"),
+    the others as usual; the exit status is then 1, like ``rag ingest`` with failed files.
+    """
     library = Library(state(ctx).settings.data_dir)
     try:
         infos = library.list_collections()
     finally:
         library.close()
     if as_json:
-        rows = [
-            {"name": i.name, "documents": i.documents, "chunks": i.chunks, "fingerprint": i.fingerprint}
-            for i in infos
-        ]
-        typer.echo(json.dumps(rows))
-        return
+        typer.echo(json.dumps([_row(info) for info in infos]))
+    else:
+        _print_readable(infos, library)
+    corrupt = [info.name for info in infos if info.error is not None]
+    if corrupt:
+        typer.echo(f"cannot be read: {', '.join(corrupt)} (the other collections are unaffected)", err=True)
+        raise typer.Exit(1)
+
+
+def _row(info: CollectionInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "documents": info.documents,
+        "chunks": info.chunks,
+        "fingerprint": info.fingerprint,
+        "error": info.error,
+    }
+
+
+def _print_readable(infos: list[CollectionInfo], library: Library) -> None:
     if not infos:
         typer.echo(f"no collections in {library.data_dir}")
     for info in infos:
-        typer.echo(describe(info.name, info.documents, info.chunks, info.fingerprint))
+        if info.error is not None:
+            typer.echo(f"{info.name}: CORRUPT: {info.error}")
+        else:
+            typer.echo(describe(info.name, info.documents, info.chunks, info.fingerprint))
 
 
 def describe(name: str, documents: int, chunks: int, fingerprint: dict[str, Any]) -> str:

@@ -18,7 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InvalidInputError, StoreError, StoreLockedError
+from rag.errors import (
+    CollectionNotFoundError,
+    CorruptStoreError,
+    InvalidInputError,
+    StoreLockedError,
+)
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.lock import WriteLock
 from rag.store.rows import RowFiles
@@ -50,47 +55,94 @@ class Collection:
         self._vectors = VectorState(directory)
         self._filters = queries.FilterCache()
         self._closed = False
-        self._writer = self._connect()
-        if schema.schema_version(self._writer) < schema.SCHEMA_VERSION:
+        try:
+            with self._translated():
+                self._writer = self._connect()
+                self._upgrade()
+        except BaseException:
+            self._close_connections()  # a collection that failed to open holds no file handles
+            raise
+
+    def _upgrade(self) -> None:
+        version = schema.schema_version(self._writer)
+        if version == 0:  # only initialize() starts from 0: here the file lost its schema (emptied)
+            raise self._corrupt("it holds no collection schema")
+        if version < schema.SCHEMA_VERSION:
             with self._lock.hold():
                 schema.migrate(self._writer)
 
-    # -- connections and transactions ------------------------------------------------------------------
+    # -- connections, transactions and their errors ----------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         conn = schema.connect(self.directory / DB_FILE)
         with self._connections_lock:
-            self._connections.append(conn)
-        return conn
+            if not self._closed:
+                self._connections.append(conn)
+                return conn
+        conn.close()  # closed meanwhile: close() would never see this connection
+        raise self._gone()
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreError(f"Collection {self.name!r} is closed; open it again from the library.")
+            raise self._gone()
+
+    def _gone(self) -> CollectionNotFoundError:
+        # A closed handle is what a caller sees when the collection was deleted under it (delete closes
+        # the shared handle first): to the caller the collection no longer exists.
+        return CollectionNotFoundError(
+            f"Collection {self.name!r} is no longer open: it was deleted, or its library was closed "
+            "(open it again from the library)."
+        )
+
+    def _corrupt(self, reason: str) -> CorruptStoreError:
+        return CorruptStoreError(
+            f"Collection {self.name!r} is corrupt: its database {self.directory / DB_FILE} cannot be read "
+            f"({reason}). The other collections are unaffected; restore this one from a backup, or delete "
+            "it and ingest its documents again."
+        )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn SQLite's errors at the store's edge into the store's own: a damaged file is
+        ``CorruptStoreError``, a connection closed under a running call is ``CollectionNotFoundError``."""
+        try:
+            yield
+        except sqlite3.ProgrammingError as exc:  # "Cannot operate on a closed database."
+            if self._closed:
+                raise self._gone() from exc
+            raise
+        except sqlite3.DatabaseError as exc:
+            if schema.is_corruption(exc):
+                raise self._corrupt(str(exc)) from exc
+            raise
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """One read transaction (a consistent WAL snapshot) on this thread's own connection."""
-        self._check_open()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        with self._translated():
+            self._check_open()
+            conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self._connect()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
-        self._check_open()
-        with self._lock.hold():
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+        with self._translated():
+            self._check_open()
+            with self._lock.hold():
+                self._check_open()  # closed (deleted) while this call waited for the lock
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._writer
+                except BaseException:
+                    self._writer.execute("ROLLBACK")
+                    raise
+                self._writer.execute("COMMIT")
 
     # -- description ---------------------------------------------------------------------------------
 
@@ -249,13 +301,18 @@ class Collection:
                 self._lock_free_save()
             except StoreLockedError:
                 pass  # another writer is busy; the next opener rebuilds or catches up instead
-        self._closed = True
+            except CorruptStoreError:
+                pass  # the snapshot is derived; a damaged database must still close (and be deletable)
+        self._close_connections()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def _close_connections(self) -> None:
         with self._connections_lock:
+            self._closed = True
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
-        if self._on_close is not None:
-            self._on_close(self)
 
     def _lock_free_save(self) -> None:
         with self._lock.hold(timeout=0):

@@ -17,6 +17,7 @@ from typing import Any
 from rag.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    CorruptStoreError,
     FingerprintMismatchError,
     InvalidInputError,
 )
@@ -58,12 +59,22 @@ class Library:
         return self.root / name
 
     def list_collections(self) -> list[CollectionInfo]:
+        """Every collection by name. One that cannot be read is listed with counts -1 and its ``error``
+        rather than failing the whole listing: each collection is its own database, so the rest are fine."""
         if not self.root.is_dir():
             return []
         names = sorted(
             p.name for p in self.root.iterdir() if NAME_PATTERN.match(p.name) and (p / DB_FILE).exists()
         )
-        return [self.open_collection(name).info() for name in names]
+        return [info for info in map(self._describe, names) if info is not None]
+
+    def _describe(self, name: str) -> CollectionInfo | None:
+        try:
+            return self.open_collection(name).info()
+        except CollectionNotFoundError:
+            return None  # deleted since the folder was listed
+        except CorruptStoreError as exc:
+            return CollectionInfo(name, -1, -1, {}, {}, error=exc.message)
 
     def create_collection(
         self, name: str, *, fingerprint: dict[str, Any], settings: dict[str, Any] | None = None

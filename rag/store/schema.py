@@ -87,11 +87,28 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, full fsync on commit."""
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit that returned survives power loss too, not only a killed process.
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")  # the first read of the file: garbage fails here
+        # FULL: a commit that returned survives power loss too, not only a killed process.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+# SQLite's primary result codes for a damaged file: the image is malformed (also FTS5's CORRUPT_VTAB),
+# or the file is not a database at all. Busy, I/O and misuse errors are not corruption.
+_CORRUPTION_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error means the database file itself cannot be read back."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised by the module, not by SQLite: never a verdict on the file
+        return False
+    return int(code) & 0xFF in _CORRUPTION_CODES
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -42,12 +42,15 @@ def test_unexpected_errors_are_counted_as_500(client: TestClient) -> None:
     assert 'route="/crash",status="500"' in client.get("/metrics").text
 
 
-def test_not_ready_when_a_collection_cannot_be_opened(tmp_path: Path) -> None:
+def test_still_ready_when_a_collection_cannot_be_opened(tmp_path: Path) -> None:
+    # A corrupt collection is a lasting fault of one database, not of the instance: a 503 would take every
+    # healthy collection out of a load balancer's rotation (and with it the DELETE that repairs it). It is
+    # reported instead by the listing and by its own routes (500 corrupt_store).
     app = create_app(make_settings(tmp_path), embedder=HashEmbedder(64))
     with TestClient(app) as client:
         client.post("/v1/collections", json={"name": "broken"})
         app.state.rag.library.close()
         (tmp_path / "collections" / "broken" / DB_FILE).write_bytes(b"not a database" * 100)
         ready = client.get("/readyz")
-        assert (ready.status_code, ready.json()["error_type"]) == (503, "not_ready")
+        assert (ready.status_code, ready.json()["collections"]) == (200, 1)
         assert client.get("/metrics").status_code == 200

@@ -9,9 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.errors import InvalidInputError
+from rag.embedding.fake import HashEmbedder
+from rag.errors import CollectionNotFoundError, InvalidInputError
+from rag.search import Searcher
 from rag.store import Collection, Library
-from rag.types import Embeddings
+from rag.store import queries as store_queries
+from rag.types import Embeddings, Hit
+from tests.rag.store.conftest import build_item
 from tests.rag.store.oracle import Corpus, Key, best, cosine_scores, fill, float_scores, hamming, queries
 
 D = 256
@@ -196,4 +200,29 @@ def test_chunk_ids_are_stable_and_never_reused(tmp_path: Path) -> None:
     assert len(old_ids & new_ids) == 6  # the untouched documents keep their ids
     assert min(new_ids - old_ids) > max(old_ids)  # replacements get fresh ids
     assert np.all(np.diff(sorted(new_ids)) > 0)
+    library.close()
+
+
+@pytest.mark.parametrize("mode", ["binary+int8", "bm25", "hybrid"])
+def test_a_search_racing_a_delete_raises_collection_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    library = Library(tmp_path)
+    embedder = HashEmbedder(64)
+    collection = library.create_collection("race", fingerprint={"embedder": embedder.fingerprint})
+    collection.upsert_documents([build_item(embedder, "a", "Cats purr. Dogs bark.")])
+    searcher = Searcher(collection, embedder)  # the handle a request took before the delete
+    assert searcher.search("cats", mode=mode).hits
+    real_hydrate = store_queries.hydrate
+
+    def delete_then_hydrate(conn: Any, scored: list[tuple[int, float]]) -> list[Hit]:
+        library.delete_collection("race")  # lands between the search's scoring and its hydration
+        return real_hydrate(conn, scored)
+
+    monkeypatch.setattr(store_queries, "hydrate", delete_then_hydrate)
+    with pytest.raises(CollectionNotFoundError, match="'race' is no longer open"):
+        searcher.search("cats", mode=mode)
+    monkeypatch.undo()
+    with pytest.raises(CollectionNotFoundError):  # and every later use of the stale handle
+        searcher.search("cats", mode=mode)
     library.close()
