@@ -16,7 +16,6 @@ from api.wire import (
     contextualized_response,
     embeddings_response,
     encode_rows,
-    token_counter,
 )
 
 
@@ -25,7 +24,7 @@ def _embed_texts(state: AppState, request: EmbeddingsRequest) -> EmbeddingsRespo
     check_model(request.model, str(embedder.fingerprint["query_model"]))
     width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
     texts = request.texts()
-    tokens = check_tokens(token_counter(embedder)(texts))
+    tokens = check_tokens(embedder.count_tokens(texts))
     embeddings = embedder.embed_queries(texts)
     return embeddings_response(encode_rows(embeddings, width, request.encoding_format), request.model, tokens)
 
@@ -36,9 +35,8 @@ def _embed_documents(
     embedder = state.ready_embedder()
     check_model(request.model, str(embedder.fingerprint["doc_model"]))
     width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
-    count = token_counter(embedder)
-    # A document's tokens: its chunks' plus one separator per chunk.
-    tokens = check_tokens([sum(count(chunks)) + len(chunks) for chunks in request.input])
+    # Counted as the document model reads a document: its chunks joined by separators, in one sequence.
+    tokens = check_tokens(embedder.count_document_tokens(request.input))
     per_document = embedder.embed_documents(request.input)
     rows = [encode_rows(embeddings, width, request.encoding_format) for embeddings in per_document]
     return contextualized_response(rows, request.model, tokens)

@@ -4,20 +4,20 @@
 takes documents as lists of chunks (up to 512 documents, 16,000 chunks); both take ``model``,
 ``dimensions`` (a Matryoshka prefix) and ``encoding_format``: ``base64_int8`` (d signed bytes) or
 ``base64_binary`` (d/8 bytes of sign bits, **LSB first**, unlike the project's big-endian ``packbits``).
-Token limits: 32,000 per input or document, 120,000 per request, counted with the model's tokenizer when
-the embedder offers ``count_tokens(texts) -> list[int]``, else bounded by the UTF-8 byte count plus two.
+Token limits: 32,000 per input or document, 120,000 per request, counted by the embedder
+(``count_tokens`` for inputs, ``count_document_tokens`` for documents, separators included): exactly,
+with the served model's tokenizer, for every backend here. ``usage`` reports the same counts.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError, NotFoundError
 from rag.quantization import msb_to_lsb_bits
 from rag.types import Embeddings
@@ -26,11 +26,9 @@ MAX_INPUTS = 512
 MAX_CHUNKS = 16_000
 MAX_TOKENS_PER_INPUT = 32_000
 MAX_TOKENS_PER_REQUEST = 120_000
-SPECIAL_TOKENS_BOUND = 2
 
 EncodingFormat = Literal["base64_int8", "base64_binary"]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
 class _EmbedBase(BaseModel):
@@ -142,14 +140,6 @@ def check_dimensions(dimensions: int | None, served: int, encoding: EncodingForm
     if encoding == "base64_binary" and width % 8:
         raise InvalidInputError(f"base64_binary needs dimensions divisible by 8, got {width}.")
     return width
-
-
-def token_counter(embedder: Embedder) -> TokenCounter:
-    """The embedder's own token counter, or an upper bound (UTF-8 bytes + special tokens)."""
-    counter = getattr(embedder, "count_tokens", None)
-    if callable(counter):
-        return lambda texts: [int(n) for n in counter(texts)]
-    return lambda texts: [len(text.encode("utf-8")) + SPECIAL_TOKENS_BOUND for text in texts]
 
 
 def check_tokens(per_input: Sequence[int]) -> int:

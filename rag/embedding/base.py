@@ -2,7 +2,9 @@
 
 Two calls: ``embed_queries`` (independent texts) and ``embed_documents`` (documents as lists of chunks in
 order; every chunk is embedded with its document as context when the backend's document mode is
-``contextual``, alone when it is ``isolated``). Both return quantized ``Embeddings``.
+``contextual``, alone when it is ``isolated``). Both return quantized ``Embeddings``. Two more say what
+those calls cost in model tokens: ``count_tokens`` (per query) and ``count_document_tokens`` (per
+document); the defaults here are upper-bound estimates, and every real backend counts exactly.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from rag.types import Embeddings
 
 DOCUMENT_MODES = ("contextual", "isolated")
+# Special tokens the default estimate allows per text: BERT's [CLS] and [SEP], the most our tokenizers add.
+SPECIAL_TOKENS_BOUND = 2
 
 
 class Embedder(ABC):
@@ -44,6 +48,25 @@ class Embedder(ABC):
         self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
     ) -> list[Embeddings]:
         """One ``Embeddings`` per document, one row per chunk, in the chunks' order."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens each text costs as a query: the tokenizer's special tokens included, the
+        backend's truncation not applied (limits must see what the caller sent).
+
+        This default is an upper-bound estimate for backends without a tokenizer: the UTF-8 byte count
+        plus ``SPECIAL_TOKENS_BOUND``. It bounds byte-level BPE and WordPiece, whose tokens each cover at
+        least one byte, but it is not a count; every backend with a tokenizer overrides it exactly.
+        """
+        return [len(text.encode("utf-8")) + SPECIAL_TOKENS_BOUND for text in texts]
+
+    def count_document_tokens(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """Model tokens each document costs as the document model reads it (separators included).
+
+        This default is an estimate: the chunks' ``count_tokens`` plus one separator per chunk. It is an
+        upper bound whenever ``count_tokens`` is one, since it counts every chunk's special tokens where
+        a joined document has them once. Backends override it with their exact count.
+        """
+        return [sum(self.count_tokens(chunks)) + len(chunks) for chunks in documents]
 
 
 class PairedEmbedder(Embedder):
@@ -83,3 +106,9 @@ class PairedEmbedder(Embedder):
         self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
     ) -> list[Embeddings]:
         return self.documents.embed_documents(documents, with_floats=with_floats)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.queries.count_tokens(texts)
+
+    def count_document_tokens(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        return self.documents.count_document_tokens(documents)

@@ -98,6 +98,37 @@ class EncoderEmbedder(Embedder):
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
         ]
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text with the tokenizer's special tokens ([CLS], [SEP]), as ``embed_queries``
+        feeds it, but not cut at ``max_length``: limits must see the whole text."""
+        return [len(ids) for ids in self._token_ids(texts, special=True)]
+
+    def count_document_tokens(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """Tokens of each document as ``embed_documents`` feeds it: isolated, each chunk's own count;
+        contextual, the chunks' tokens plus the special tokens once per late-chunking window."""
+        if self.document_mode == "isolated":
+            return [sum(self.count_tokens(chunks)) for chunks in documents]
+        return [self._late_chunk_tokens(chunks) for chunks in documents]
+
+    def _late_chunk_tokens(self, chunks: Sequence[str]) -> int:
+        """Tokens of the windows ``_late_chunks`` lays out (a chunk longer than a window counts whole)."""
+        lengths = [len(ids) for ids in self._token_ids(chunks, special=False)]
+        windows = plan_windows(lengths, self._window_budget(), overhead=0, separator_tokens=0)
+        return sum(lengths) + len(windows) * (len(self.prefix) + len(self.suffix))
+
+    def _token_ids(self, texts: Sequence[str], *, special: bool) -> list[list[int]]:
+        """Untruncated token ids of each text, with or without the tokenizer's special tokens."""
+        if not texts:
+            return []
+        # verbose=False: a text longer than the model is expected here (it is measured, then cut or
+        # windowed), not a mistake to warn about.
+        encoded = self.tokenizer(list(texts), add_special_tokens=special, verbose=False)["input_ids"]
+        return [list(ids) for ids in encoded]
+
+    def _window_budget(self) -> int:
+        """Chunk tokens one late-chunking window holds besides its prefix and suffix."""
+        return self.window - len(self.prefix) - len(self.suffix)
+
     def _embed_floats(self, texts: Sequence[str]) -> Float32Array:
         """Pooled (normalised, sliced) float32 vectors (n, d) of independent texts."""
         if not texts:
@@ -109,8 +140,8 @@ class EncoderEmbedder(Embedder):
         """Windows of whole chunks, ``prefix + tokens + suffix``, with each chunk's span."""
         if not chunks:
             return []
-        tokens = self.tokenizer(chunks, add_special_tokens=False)["input_ids"]
-        budget = self.window - len(self.prefix) - len(self.suffix)
+        tokens = self._token_ids(chunks, special=False)
+        budget = self._window_budget()
         sequences = []
         for window in plan_windows([len(t) for t in tokens], budget, overhead=0, separator_tokens=0):
             ids, spans = list(self.prefix), []

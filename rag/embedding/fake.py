@@ -2,7 +2,8 @@
 
 Each word hashes to a fixed random direction; a text's vector is the sum over its words, so texts
 that share words are close. In contextual mode every chunk also gets a share of its document's
-mean vector, so its rows depend on its neighbours as the real context model's do.
+mean vector, so its rows depend on its neighbours as the real context model's do. Its "tokens" are
+those words: it has no tokenizer, no special tokens and no separators.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ class HashEmbedder(Embedder):
         self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
     ) -> list[Embeddings]:
         return [self._embed_document(chunks, with_floats) for chunks in documents]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """The words each text is embedded from (its exact cost for this model)."""
+        return [len(_WORD.findall(text)) for text in texts]
+
+    def count_document_tokens(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """The words of each document's chunks; the fake joins no separators."""
+        return [sum(self.count_tokens(chunks)) for chunks in documents]
 
     def _embed_document(self, chunks: Sequence[str], with_floats: bool) -> Embeddings:
         if not chunks:

@@ -87,6 +87,25 @@ class PplxEmbedder(Embedder):
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
         ]
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text with the tokenizer's special tokens, as ``embed_queries`` feeds it (a
+        context model's one-chunk document ``[[q]]`` joins to the text itself), before truncation."""
+        return self._lengths(texts)
+
+    def count_document_tokens(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """Tokens of each document as ``embed_documents`` feeds it: contextual, the chunks joined by the
+        separator and tokenized once (separators and special tokens included); isolated, each chunk's
+        own count. Long documents count whole, not as the windows a too-long one is split into."""
+        if self.document_mode == "isolated":
+            return [sum(self._lengths(chunks)) for chunks in documents]
+        joined = self._lengths([self.checkpoint.separator.join(chunks) for chunks in documents])
+        # An empty document is not fed at all, though the tokenizer would add its special tokens.
+        return [count if chunks else 0 for count, chunks in zip(joined, documents, strict=True)]
+
+    def _lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts with default special tokens, from the tokenizer that never truncates."""
+        return [len(e.ids) for e in self.checkpoint.tokenizer.encode_batch(list(texts))]
+
     def _document_sequences(self, chunks: list[str]) -> list[TokenSequence]:
         if not chunks:
             return []

@@ -101,7 +101,7 @@ def test_contextualized_embeddings_match_embed_documents(fake_client: TestClient
             422,
         ),
         ("/v1/embeddings", {"input": "x", "model": "fake:64", "encoding_format": "float"}, 422),
-        ("/v1/embeddings", {"input": "x" * (MAX_TOKENS_PER_INPUT + 1), "model": "fake:64"}, 422),
+        ("/v1/embeddings", {"input": "x " * (MAX_TOKENS_PER_INPUT + 1), "model": "fake:64"}, 422),
         ("/v1/contextualizedembeddings", {"input": [[]], "model": "fake:64"}, 422),
         ("/v1/contextualizedembeddings", {"input": [["a", ""]], "model": "fake:64"}, 422),
         ("/v1/contextualizedembeddings", {"input": [["a"]] * (MAX_CHUNKS + 1), "model": "fake:64"}, 422),
@@ -130,14 +130,13 @@ def test_request_token_limit() -> None:
         check_tokens([30_000] * 5)
 
 
-def test_the_tokenizer_count_is_used_when_the_embedder_offers_one(tmp_path: Path) -> None:
-    class Counting(HashEmbedder):
-        def count_tokens(self, texts: list[str]) -> list[int]:
-            return [len(text.split()) for text in texts]
-
-    with TestClient(create_app(make_settings(tmp_path), embedder=Counting(64))) as client:
-        body = client.post("/v1/embeddings", json={"input": "three short words", "model": "fake:64"}).json()
-    assert body["usage"]["prompt_tokens"] == 3
+def test_usage_is_the_embedders_own_count(fake_client: TestClient) -> None:
+    """The fake's tokens are its words (a byte estimate would say 19 and 10 + 2 * 2)."""
+    body = fake_client.post("/v1/embeddings", json={"input": "three short words", "model": "fake:64"}).json()
+    assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] == 3
+    documents = {"input": [["one two", "three"]], "model": "fake:64"}
+    body = fake_client.post("/v1/contextualizedembeddings", json=documents).json()
+    assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] == 3
 
 
 @pytest.mark.model
