@@ -30,6 +30,7 @@ def collection_public(info: CollectionInfo) -> CollectionPublic:
         chunks=info.chunks,
         fingerprint=info.fingerprint,
         settings=info.settings,
+        error=info.error,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import sqlite3
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
@@ -55,6 +54,4 @@ def readiness(state: AppState) -> Ready:
         collections = library.list_collections()
     except RagError as exc:
         raise NotReadyError(f"the collections cannot be opened: {exc.message}") from None
-    except sqlite3.Error as exc:  # the store lets some database errors through untranslated
-        raise NotReadyError(f"the collections cannot be opened: {type(exc).__name__}") from None
     return Ready(status="ready", model=embedder.model_name, collections=len(collections))

@@ -182,6 +182,7 @@ class CollectionPublic(BaseModel):
     chunks: int
     fingerprint: dict[str, Any]
     settings: dict[str, Any]
+    error: str | None = Field(None, description="Why the collection cannot be read (counts are then -1).")
 
 
 class CollectionList(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -133,6 +132,6 @@ class AppState:
             return []
         try:
             return [info for info in self.library.list_collections() if info.error is None]
-        except (RagError, sqlite3.Error, OSError) as exc:  # a scrape must not fail with the store
+        except (RagError, OSError) as exc:  # a scrape must not fail with the store
             logger.warning("collection counts unavailable: %s", type(exc).__name__)
             return []

@@ -96,7 +96,7 @@ class Collection:
 
     def _corrupt(self, reason: str) -> CorruptStoreError:
         return CorruptStoreError(
-            f"Collection {self.name!r} is corrupt: its database {self.directory / DB_FILE} cannot be read "
+            f"Collection {self.name!r} is corrupt: its database ({self.name}/{DB_FILE}) cannot be read "
             f"({reason}). The other collections are unaffected; restore this one from a backup, or delete "
             "it and ingest its documents again."
         )

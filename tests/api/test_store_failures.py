@@ -32,6 +32,7 @@ def test_listing_answers_200_with_the_healthy_ones_and_the_corrupt_one_marked(br
     rows = {row["name"]: row for row in response.json()["collections"]}
     assert (rows["default"]["documents"], rows["default"]["chunks"]) == (1, 1)
     assert (rows["broken"]["documents"], rows["broken"]["chunks"]) == (-1, -1)
+    assert "is corrupt" in rows["broken"]["error"] and rows["default"]["error"] is None
 
 
 def test_the_corrupt_collection_answers_corrupt_store_and_the_others_still_work(broken: TestClient) -> None:

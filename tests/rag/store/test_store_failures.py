@@ -58,7 +58,10 @@ def test_a_garbage_database_raises_corrupt_store_naming_collection_and_file(
 ) -> None:
     with pytest.raises(CorruptStoreError) as caught:
         library.open_collection("bad")
-    assert "'bad'" in caught.value.message and str(damaged) in caught.value.message
+    # The file is named relative to the data dir: API error bodies must not reveal server paths.
+    relative = f"{damaged.parent.name}/{damaged.name}"
+    assert "'bad'" in caught.value.message and relative in caught.value.message
+    assert str(damaged.parent.parent) not in caught.value.message
     assert "other collections are unaffected" in caught.value.message
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
     assert library.open_collection("good").info().documents == 1
@@ -82,7 +85,7 @@ def test_listing_keeps_the_healthy_collections_and_marks_the_corrupt_one(
     bad, good = library.list_collections()
     assert (good.name, good.documents, good.chunks, good.error) == ("good", 1, 2, None)
     assert (bad.name, bad.documents, bad.chunks, bad.fingerprint) == ("bad", -1, -1, {})
-    assert bad.error is not None and str(damaged) in bad.error
+    assert bad.error is not None and f"{damaged.parent.name}/{damaged.name}" in bad.error
 
 
 def test_a_corrupt_collection_can_still_be_deleted(library: Library, damaged: Path) -> None:
