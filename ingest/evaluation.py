@@ -146,7 +146,7 @@ def _result(
     tuned: dict[str, Any] | None,
 ) -> dict[str, Any]:
     info = collection.info()
-    hybrid = hybrid_report(collection.settings, lists, dataset) if lists else {}
+    hybrid = hybrid_report(collection.settings, lists, dataset)
     if tuned is not None:
         hybrid["tuned_on_evaluated_queries"] = tuned["split"] == dataset.split
     return {

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.evaluation_data import BeirDataset
-from ingest.evaluation_tuning import QueryLists, sweep, tuned_settings
+from ingest.evaluation_tuning import DENSE_MODE, LEXICAL_MODE, QueryLists, sweep, tuned_settings
 from rag.embedding.base import Embedder
 from rag.fusion import resolve_hybrid
 from rag.metrics import (
@@ -160,11 +160,13 @@ def add_retention(report: dict[str, dict[str, Any]]) -> None:
 def hybrid_report(
     collection_settings: dict[str, Any], lists: dict[str, QueryLists], dataset: BeirDataset
 ) -> dict[str, Any]:
-    """The hybrid settings the collection used and a weight sweep over this split's chunk lists."""
-    return {
-        "settings": resolve_hybrid(collection_settings),
-        "sweep": sweep(dataset, lists, query_measures),
-    }
+    """The hybrid settings the collection used and a weight sweep over this split's chunk lists (only when
+    both ``binary+int8`` and ``bm25`` ran: the sweep fuses their lists)."""
+    report: dict[str, Any] = {"settings": resolve_hybrid(collection_settings)}
+    ran = {mode for query in lists.values() for mode in query.hits}
+    if {DENSE_MODE, LEXICAL_MODE} <= ran:
+        report["sweep"] = sweep(dataset, lists, query_measures)
+    return report
 
 
 def tune_hybrid(

@@ -147,6 +147,9 @@ def test_rag_eval_json_and_context_collections(beir: Path, tmp_path: Path) -> No
     assert out["dataset"] == "toy" and out["queries"] == 2 and out["collection"] == "eval-toy-q2-iso"
     assert set(out["modes"]) == {"binary+int8", "bm25"}
     assert {"ndcg@10", "recall@10", "recall@100", "mrr@10", "latency_ms_p50"} <= set(out["modes"]["bm25"])
+    assert set(out["hybrid"]["sweep"]) >= {"rrf", "convex@0.0", "convex@1.0"}
+    hybrid_only = json_out(rag(data, "fake:64", "eval", str(beir), "--mode", "hybrid", "--json"))
+    assert "sweep" not in hybrid_only["hybrid"] and hybrid_only["hybrid"]["settings"]["source"] == "default"
     contextual = json_out(rag(data, "fake:64", *args, "--json", "--context", "on", "-c", "toy"))
     assert contextual["collection"] == "toy-ctx" and contextual["document_mode"] == "contextual"
     table = rag(data, "fake:64", *args)
