@@ -10,6 +10,11 @@ excluded. One thread per query (OMP_WAIT_POLICY=PASSIVE, BLAS pinned to one thre
 
     python bench/search.py                          # N = 100k and 1M, d = 1024
     python bench/search.py --sizes 100000 --json    # quick run; one JSON object on stdout
+    python bench/search.py --sizes 0                # only the store-level lexical / hybrid section
+
+A second, store-level section (``bench/search_lexical.py``) builds real collections through ``rag.store`` and
+times the BM25 (FTS5) stage and hybrid fusion per stage beside ``binary+int8`` (``--lexical-sizes``, default
+20k and 100k chunks, ~80 s here; ``--lexical-sizes 0`` skips it).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from search_lexical import lexical_table, run_lexical  # noqa: E402
 
 from rag.index import BinaryIndex, FloatFlatIndex  # noqa: E402
 from rag.quantization import calibrate_scale, scaled_int8, sign_bits  # noqa: E402
@@ -220,24 +226,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated N values")
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated N values (0: skip)")
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
         "--baseline-queries", type=int, default=0, help="float32 timings (default: 200, 40 at 1M+)"
     )
     parser.add_argument("--multipliers", default="4,10,40", help="rescore multipliers (candidates = 10 x m)")
+    parser.add_argument(
+        "--lexical-sizes",
+        default="20000,100000",
+        help="chunks of the store-level BM25 / hybrid section (0: skip)",
+    )
+    parser.add_argument("--lexical-queries", type=int, default=100, help="queries per mode in that section")
+    parser.add_argument(
+        "--top-word-queries", type=int, default=20, help="queries holding the most common word, per mode"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
-    report: dict[str, Any] = {"machine": machine(), "results": []}
+    report: dict[str, Any] = {"machine": machine(), "results": [], "lexical": []}
     with one_blas_thread():
-        for n in (int(s) for s in args.sizes.split(",")):
+        for n in (int(s) for s in args.sizes.split(",") if int(s) > 0):
             baseline = args.baseline_queries or (40 if n >= 1_000_000 else args.queries)
             multipliers = [int(m) for m in args.multipliers.split(",")]
             result = run_size(n, args.dim, args.queries, min(baseline, args.queries), multipliers)
             report["results"].append(result)
             if not args.json:
                 print(table(result) + "\n", flush=True)
+        for n in (int(s) for s in args.lexical_sizes.split(",") if int(s) > 0):
+            lexical = run_lexical(n, args.dim, args.lexical_queries, args.top_word_queries)
+            report["lexical"].append(lexical)
+            if not args.json:
+                print(lexical_table(lexical) + "\n", flush=True)
     report["machine"]["load_avg_after"] = os.getloadavg()
     print(json.dumps(report, indent=2) if args.json else f"machine: {report['machine']}")
 
