@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "search.py"
 
 def _load(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # the script sets it when unset; keep the env unchanged
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # as when run as a script: its sibling modules import
     spec = importlib.util.spec_from_file_location("bench_search", BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -28,3 +29,13 @@ def test_benchmark_runs_on_a_small_size(monkeypatch: pytest.MonkeyPatch) -> None
     assert result["float32_flat"]["recall_vs_int8_exact"] > 0.5
     assert result["bytes_per_chunk"]["ours_resident"] < 256 / 8 + 32
     assert "binary top-40 + int8 rescore" in bench.table(result)
+
+
+def test_lexical_section_times_every_stage_through_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _load(monkeypatch)
+    result = bench.run_lexical(400, 64, 6, 3)
+    modes = result["modes"]
+    assert modes["binary+int8"]["ratio_p50_vs_binary_int8"] == 1.0
+    assert modes["bm25"]["lexical"]["p50"] > 0 and modes["hybrid"]["fusion"]["p50"] > 0
+    assert any(name.startswith("hybrid + top word") for name in modes)
+    assert "bm25" in bench.lexical_table(result)
