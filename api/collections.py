@@ -18,20 +18,8 @@ from api.schemas import (
 )
 from api.state import AppState
 from rag.errors import DocumentNotFoundError, InvalidInputError
-from rag.types import CollectionInfo, StoredDocument
 
 logger = logging.getLogger("api")
-
-
-def collection_public(info: CollectionInfo) -> CollectionPublic:
-    return CollectionPublic(
-        name=info.name,
-        documents=info.documents,
-        chunks=info.chunks,
-        fingerprint=info.fingerprint,
-        settings=info.settings,
-        error=info.error,
-    )
 
 
 def list_collections(state: AppState, principal: Principal) -> CollectionList:
@@ -41,11 +29,12 @@ def list_collections(state: AppState, principal: Principal) -> CollectionList:
     for info in infos:
         if info.error is not None:
             logger.error("listing collections: %s", info.error)
-    return CollectionList(collections=[collection_public(i) for i in infos if principal.may_touch(i.name)])
+    visible = [info for info in infos if principal.may_touch(info.name)]
+    return CollectionList(collections=[CollectionPublic.model_validate(info) for info in visible])
 
 
 def collection_info(state: AppState, name: str) -> CollectionPublic:
-    return collection_public(state.ready_library().open_collection(name).info())
+    return CollectionPublic.model_validate(state.ready_library().open_collection(name).info())
 
 
 def create_collection(state: AppState, body: CollectionCreate) -> CollectionPublic:
@@ -66,7 +55,7 @@ def create_collection(state: AppState, body: CollectionCreate) -> CollectionPubl
     collection = library.create_collection(
         body.name, fingerprint=fingerprint, settings={"keep_floats": body.keep_floats}
     )
-    return collection_public(collection.info())
+    return CollectionPublic.model_validate(collection.info())
 
 
 def delete_collection(state: AppState, name: str) -> Deleted:
@@ -74,23 +63,10 @@ def delete_collection(state: AppState, name: str) -> Deleted:
     return Deleted(deleted=name, kind="collection")
 
 
-def _summary(document: StoredDocument) -> DocumentSummary:
-    return DocumentSummary(
-        id=document.id,
-        source=document.source,
-        title=document.title,
-        content_hash=document.content_hash,
-        metadata=document.metadata,
-        version=document.version,
-        created_at=document.created_at,
-        updated_at=document.updated_at,
-        chunk_count=document.chunk_count,
-    )
-
-
 def list_documents(state: AppState, name: str, *, limit: int, offset: int) -> list[DocumentSummary]:
     collection = state.ready_library().open_collection(name)
-    return [_summary(document) for document in collection.list_documents(limit=limit, offset=offset)]
+    documents = collection.list_documents(limit=limit, offset=offset)
+    return [DocumentSummary.model_validate(document) for document in documents]
 
 
 def get_document(state: AppState, name: str, doc_id: str) -> DocumentPublic:
@@ -108,7 +84,7 @@ def get_document(state: AppState, name: str, doc_id: str) -> DocumentPublic:
         )
         for chunk in collection.get_chunks(doc_id)
     ]
-    return DocumentPublic(**_summary(document).model_dump(), chunks=chunks)
+    return DocumentPublic(**DocumentSummary.model_validate(document).model_dump(), chunks=chunks)
 
 
 def delete_document(state: AppState, name: str, doc_id: str) -> Deleted:

@@ -57,6 +57,9 @@ class SearchRequest(_Strict):
 class HitPublic(BaseModel):
     """One retrieved chunk, best first."""
 
+    # Built from the core dataclasses (rag.types) by attribute, so fields are not copied by hand.
+    model_config = ConfigDict(from_attributes=True)
+
     chunk_id: int
     document_id: str
     score: float
@@ -177,6 +180,9 @@ class CollectionCreate(_Strict):
 
 
 class CollectionPublic(BaseModel):
+    # Built from the core dataclasses (rag.types) by attribute, so fields are not copied by hand.
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     documents: int
     chunks: int
@@ -199,6 +205,9 @@ class ChunkPublic(BaseModel):
 
 
 class DocumentSummary(BaseModel):
+    # Built from the core dataclasses (rag.types) by attribute, so fields are not copied by hand.
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     source: str | None
     title: str | None

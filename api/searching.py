@@ -10,22 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.schemas import HitPublic, SearchRequest, SearchResponse
 from api.state import AppState
-from rag.types import Hit, SearchResult
-
-
-def hit_public(hit: Hit) -> HitPublic:
-    return HitPublic(
-        chunk_id=hit.chunk_id,
-        document_id=hit.document_id,
-        score=hit.score,
-        text=hit.text,
-        metadata=hit.metadata,
-        char_start=hit.char_start,
-        char_end=hit.char_end,
-        page=hit.page,
-        source=hit.source,
-        title=hit.title,
-    )
+from rag.types import SearchResult
 
 
 def server_timing(timings: dict[str, float]) -> str:
@@ -64,7 +49,7 @@ def _response(state: AppState, result: SearchResult, model: str, *, embed_ms: fl
     timings["total"] = round(result.timings.get("total", 0.0) + embed_ms, 3)
     state.metrics.observe_search(timings)
     return SearchResponse(
-        hits=[hit_public(hit) for hit in result.hits],
+        hits=[HitPublic.model_validate(hit) for hit in result.hits],
         timings=timings,
         model=model,
         mode=result.mode,
