@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rag.embedding.encoder import EncoderEmbedder
+from rag.embedding.factory import load_embedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.embedding.torch_pplx import load_checkpoint
 from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
@@ -39,3 +41,17 @@ def v1(checkpoints: dict[str, Path]) -> PplxEmbedder:
 @pytest.fixture(scope="session")
 def context(checkpoints: dict[str, Path]) -> PplxEmbedder:
     return make_pplx(checkpoints["context"])
+
+
+@pytest.fixture(scope="session")
+def minilm() -> EncoderEmbedder:
+    """The offline MiniLM through the factory (isolated chunks, its default)."""
+    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
+    assert isinstance(embedder, EncoderEmbedder)
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def late_minilm(minilm_path: Path) -> EncoderEmbedder:
+    """The offline MiniLM with late chunking (contextual document mode)."""
+    return EncoderEmbedder(minilm_path, name="all-minilm-l6-v2", revision="test", document_mode="contextual")

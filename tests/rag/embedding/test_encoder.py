@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from rag.embedding.encoder import EncoderEmbedder
-from rag.embedding.factory import load_embedder
 from rag.quantization import cosine_int8
 
 pytestmark = pytest.mark.model
@@ -18,18 +15,6 @@ DOCUMENT = [
     "They contain weakened or inactivated parts of the pathogen.",
     "After vaccination the body remembers how to fight the infection.",
 ]
-
-
-@pytest.fixture(scope="module")
-def minilm() -> EncoderEmbedder:
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
-    assert isinstance(embedder, EncoderEmbedder)
-    return embedder
-
-
-@pytest.fixture(scope="module")
-def late(minilm_path: Path) -> EncoderEmbedder:
-    return EncoderEmbedder(minilm_path, name="all-minilm-l6-v2", revision="test", document_mode="contextual")
 
 
 def test_related_sentences_score_higher(minilm: EncoderEmbedder) -> None:
@@ -56,20 +41,20 @@ def test_isolated_documents_equal_chunks_alone(minilm: EncoderEmbedder) -> None:
 
 
 def test_late_chunking_gives_one_contextual_row_per_chunk(
-    late: EncoderEmbedder, minilm: EncoderEmbedder
+    late_minilm: EncoderEmbedder, minilm: EncoderEmbedder
 ) -> None:
-    docs = late.embed_documents([DOCUMENT, ["one lone chunk"], []], with_floats=True)
+    docs = late_minilm.embed_documents([DOCUMENT, ["one lone chunk"], []], with_floats=True)
     assert [d.int8.shape for d in docs] == [(3, 384), (1, 384), (0, 384)]
     alone = minilm.embed_queries(DOCUMENT, with_floats=True)
     assert docs[0].floats is not None and alone.floats is not None
     similarity = np.sum(docs[0].floats * alone.floats, axis=1)
     assert np.all(similarity < 0.999) and np.all(similarity > 0.3)
-    assert late.fingerprint["document_mode"] == "contextual"
+    assert late_minilm.fingerprint["document_mode"] == "contextual"
 
 
-def test_late_chunking_windows_long_documents(late: EncoderEmbedder) -> None:
+def test_late_chunking_windows_long_documents(late_minilm: EncoderEmbedder) -> None:
     chunks = [f"Sentence {i} of a long document about rivers and floods." for i in range(120)]
-    [got] = late.embed_documents([chunks])
+    [got] = late_minilm.embed_documents([chunks])
     assert got.int8.shape == (120, 384) and got.int8.any(axis=1).all()
 
 

@@ -18,7 +18,6 @@ import rag.embedding.encoder
 import rag.embedding.pplx
 from rag.embedding.base import SPECIAL_TOKENS_BOUND, Embedder, PairedEmbedder
 from rag.embedding.encoder import EncoderEmbedder
-from rag.embedding.factory import load_embedder
 from rag.embedding.fake import HashEmbedder
 from rag.embedding.pplx import PplxEmbedder
 from tests.rag.embedding.conftest import make_pplx
@@ -189,18 +188,6 @@ def test_the_fake_counts_words(mode: str) -> None:
 
 
 # The mean-pooled encoder (the real MiniLM)
-
-
-@pytest.fixture(scope="module")
-def minilm() -> EncoderEmbedder:
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
-    assert isinstance(embedder, EncoderEmbedder)
-    return embedder
-
-
-@pytest.fixture(scope="module")
-def late_minilm(minilm_path: Path) -> EncoderEmbedder:
-    return EncoderEmbedder(minilm_path, name="all-minilm-l6-v2", revision="test", document_mode="contextual")
 
 
 @pytest.fixture(scope="module")
