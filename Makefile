@@ -56,8 +56,8 @@ eval: $(STAMP) ## Full retrieval evaluation on the shared data sets (slow).
 bench: $(STAMP) ## Benchmarks (embedding, search, ingest, api); each prints ratios against a same-run baseline.
 	$(BIN)/python bench/embedding.py
 	$(BIN)/python bench/search.py
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/api.py
+	$(BIN)/python bench/ingestion.py
+	$(BIN)/python bench/http_api.py
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 
 from api.auth import Principal
-from api.ingesting import ingest_options, new_collection_fingerprint
+from api.ingesting import ingest_options
 from api.schemas import (
     ChunkPublic,
     CollectionCreate,
@@ -39,7 +39,7 @@ def collection_info(state: AppState, name: str) -> CollectionPublic:
 
 def create_collection(state: AppState, body: CollectionCreate) -> CollectionPublic:
     """A new, empty collection for the served model, chunked as ``body`` says (server defaults else)."""
-    options = ingest_options(state.settings, {}, {"keep_floats": body.keep_floats})
+    options = ingest_options(state.settings, None, {"keep_floats": body.keep_floats})
     options = replace(
         options,
         target_tokens=body.chunk_target_tokens or options.target_tokens,
@@ -51,7 +51,7 @@ def create_collection(state: AppState, body: CollectionCreate) -> CollectionPubl
             f"chunk_target_tokens ({options.target_tokens})."
         )
     library = state.ready_library()
-    fingerprint = new_collection_fingerprint(library, state.ready_embedder(), options)
+    fingerprint = options.fingerprint(state.ready_embedder().fingerprint)
     collection = library.create_collection(
         body.name, fingerprint=fingerprint, settings={"keep_floats": body.keep_floats}
     )

@@ -62,7 +62,9 @@ async def add_documents(state: AppState, name: str, request: Request) -> JSONRes
     """Ingest now (200/201 with the outcome) or as a background job (202 with its id)."""
     collection = await run_in_threadpool(state.collection, name)
     batch = await read_documents(request)
-    work = partial(ingest_batch, state.settings, state.ready_embedder(), collection, batch)
+    work = partial(
+        ingest_batch, state.ready_library(), state.settings, state.ready_embedder(), collection, batch
+    )
     if runs_in_background(state, batch):
         job = state.jobs.submit(name, batch.count, lambda progress: work(progress))
         url = f"/v1/jobs/{job.id}"

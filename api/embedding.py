@@ -21,7 +21,7 @@ from api.wire import (
 
 def _embed_texts(state: AppState, request: EmbeddingsRequest) -> EmbeddingsResponse:
     embedder = state.ready_embedder()
-    check_model(request.model, str(embedder.fingerprint["query_model"]))
+    check_model(request.model, embedder.fingerprint.query_model)
     width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
     texts = request.texts()
     tokens = check_tokens(embedder.count_tokens(texts))
@@ -33,7 +33,7 @@ def _embed_documents(
     state: AppState, request: ContextualizedEmbeddingsRequest
 ) -> ContextualizedEmbeddingsResponse:
     embedder = state.ready_embedder()
-    check_model(request.model, str(embedder.fingerprint["doc_model"]))
+    check_model(request.model, embedder.fingerprint.doc_model)
     width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
     # Counted as the document model reads a document: its chunks joined by separators, in one sequence.
     tokens = check_tokens(embedder.count_document_tokens(request.input))

@@ -30,9 +30,9 @@ def build_info(state: AppState) -> Info:
     fingerprint = embedder.fingerprint
     settings = state.settings
     return Info(
-        models={"document": str(fingerprint["doc_model"]), "query": str(fingerprint["query_model"])},
+        models={"document": fingerprint.doc_model, "query": fingerprint.query_model},
         dimensions=embedder.dimensions,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint.to_dict(),
         versions=dict(package_versions()),
         auth=state.keyring.enabled,
         limits={

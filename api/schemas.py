@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SearchMode = Literal["binary", "binary+int8", "int8-exact", "float-exact", "bm25", "hybrid"]
+from rag.types import DEFAULT_SEARCH_MODE, SearchMode
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -44,14 +45,18 @@ class SearchRequest(_Strict):
 
     query: str = Field(min_length=1, max_length=8192, description="The question or keywords.")
     collection: str = Field("default", pattern=NAME_PATTERN)
-    top_k: int = Field(10, ge=1, le=1000, description="Hits to return.")
-    rescore_multiplier: int = Field(
-        4, ge=1, le=100, description="Binary candidates rescored by int8 cosine, as a multiple of top_k."
+    top_k: int | None = Field(None, ge=1, le=1000, description="Hits to return (default: RAG_TOP_K).")
+    rescore_multiplier: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Binary candidates rescored by int8 cosine, as a multiple of top_k "
+        "(default: RAG_RESCORE_MULTIPLIER).",
     )
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter: {key: value}, {key: {'$in': [...]}}, {key: {'$gte': 1}}; ANDed."
     )
-    mode: SearchMode = "binary+int8"
+    mode: SearchMode = Field(DEFAULT_SEARCH_MODE, description="How to search (see docs/api.md).")
 
 
 class HitPublic(BaseModel):
@@ -76,7 +81,7 @@ class SearchResponse(BaseModel):
     hits: list[HitPublic]
     timings: dict[str, float] = Field(description="Milliseconds per stage (also in Server-Timing).")
     model: str
-    mode: str
+    mode: SearchMode
 
 
 class DocumentIn(_Strict):

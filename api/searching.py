@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import Principal
 from api.schemas import HitPublic, SearchRequest, SearchResponse
 from api.state import AppState
+from rag.timing import elapsed_ms
 from rag.types import SearchResult
 
 
@@ -23,20 +24,23 @@ async def run_search(state: AppState, principal: Principal, request: SearchReque
     search it in one trip off the event loop."""
     principal.require_collection(request.collection)
     embedder = state.ready_embedder()
+    settings = state.settings
     options: dict[str, Any] = {
-        "top_k": request.top_k,
-        "rescore_multiplier": request.rescore_multiplier,
+        "top_k": settings.top_k if request.top_k is None else request.top_k,
+        "rescore_multiplier": (
+            settings.rescore_multiplier if request.rescore_multiplier is None else request.rescore_multiplier
+        ),
         "filter": request.filter,
         "mode": request.mode,
     }
-    if request.mode == "bm25":  # lexical only: no query embedding
+    if not request.mode.needs_embedding:  # lexical only: no query embedding
         result = await run_in_threadpool(
             lambda: state.searcher(request.collection).search(request.query, **options)
         )
         return _response(state, result, embedder.model_name, embed_ms=0.0)
     started = time.perf_counter()
     query = await state.ready_batcher().embed(request.query)
-    embed_ms = (time.perf_counter() - started) * 1000.0
+    embed_ms = elapsed_ms(started)
     result = await run_in_threadpool(
         lambda: state.searcher(request.collection).search_embedded(request.query, query, **options)
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -25,6 +26,16 @@ from rag.store import Collection, Library
 from rag.types import CollectionInfo
 
 logger = logging.getLogger("api")
+
+
+def warm_indexes(library: Library) -> None:
+    """Build (or catch up) every collection's in-memory index, so no user's first query pays for it."""
+    try:
+        for info in library.list_collections():
+            if info.error is None:
+                library.open_collection(info.name).load_index()
+    except RagError as exc:  # warming is an optimisation: a query builds what is missing
+        logger.warning("warming the indexes stopped: %s", exc.message)
 
 
 def _load_embedder(settings: Settings) -> Embedder:
@@ -48,6 +59,8 @@ class AppState:
         self.batcher: QueryBatcher | None = None
         self.load_error: str | None = None
         self._given_embedder = embedder
+        self._searchers: dict[str, Searcher] = {}
+        self._searchers_lock = threading.Lock()
         self.metrics.watch_collections(self.collection_infos)
 
     # Lifecycle
@@ -56,10 +69,11 @@ class AppState:
         """Open the library, then load the model in the background (``/readyz`` waits for both)."""
         logger.info("%s", self.auth_note)
         self.library = Library(self.settings.data_dir)
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, warm_indexes, self.library)
         if self._given_embedder is not None:
             self._set_embedder(self._given_embedder)
             return
-        loop = asyncio.get_running_loop()
         loop.run_in_executor(self.model_executor, self._load_model)
 
     def _load_model(self) -> None:
@@ -119,11 +133,20 @@ class AppState:
     def collection(self, name: str) -> Collection:
         """The shared handle of a collection, checked against the served model (404, 409)."""
         embedder = self.ready_embedder()
-        return self.ready_library().open_collection(name, embedder_fingerprint=embedder.fingerprint)
+        return self.ready_library().open_collection(name, embedder=embedder.fingerprint)
 
     def searcher(self, name: str) -> Searcher:
-        """A searcher on the shared handle (``Searcher`` checks the fingerprint: 409 on a mismatch)."""
-        return Searcher(self.ready_library().open_collection(name), self.ready_embedder())
+        """The searcher of the collection's shared handle, built (and its fingerprint checked: 409 on a
+        mismatch) once per handle; a collection deleted and created again gets a new one."""
+        collection = self.ready_library().open_collection(name)
+        with self._searchers_lock:
+            cached = self._searchers.get(name)
+        if cached is not None and cached.collection is collection:
+            return cached
+        searcher = Searcher(collection, self.ready_embedder())
+        with self._searchers_lock:
+            self._searchers[name] = searcher
+        return searcher
 
     def collection_infos(self) -> list[CollectionInfo]:
         """Every readable collection's counts; empty while the library is closed (used by the metrics scrape,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,12 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rag.embedding.encoder import EncoderEmbedder  # noqa: E402
-from rag.embedding.pplx import PplxEmbedder  # noqa: E402
-from rag.embedding.torch_pplx import bidirectional_hidden, load_checkpoint  # noqa: E402
-from rag.embedding.torch_runtime import configure_threads  # noqa: E402
+from rag.embedding.encoder import EncoderEmbedder
+from rag.embedding.pplx import PplxEmbedder
+from rag.embedding.torch_pplx import bidirectional_hidden, load_checkpoint
+from rag.embedding.torch_runtime import configure_threads
 
 QWEN3_0_6B = {
     "hidden_size": 1024,

@@ -24,15 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from ingest.evaluation import EvalConfig, evaluate_dataset
+from ingest.evaluation_report import describe, modes_table, sweep_table
+from ingest.pipeline import IngestOptions
+from rag.embedding.factory import ModelOptions, load_embedder
+from rag.fusion import DEFAULT_HYBRID
+from rag.store import Library
 
-from ingest.evaluation import EvalConfig, evaluate_dataset  # noqa: E402
-from ingest.evaluation_report import describe, modes_table, sweep_table  # noqa: E402
-from ingest.pipeline import IngestOptions  # noqa: E402
-from rag.embedding.factory import load_embedder  # noqa: E402
-from rag.fusion import DEFAULT_HYBRID  # noqa: E402
-from rag.store import Library  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 MODEL = "all-minilm-l6-v2"
 RUNS = (("scifact", "isolated"), ("covidqa", "isolated"), ("covidqa", "contextual"))
@@ -50,7 +49,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for name, document_mode in RUNS:
             if name not in args.sets:
                 continue
-            embedder = load_embedder(doc_model=MODEL, query_model=MODEL, document_mode=document_mode)
+            embedder = load_embedder(
+                ModelOptions(doc_model=MODEL, query_model=MODEL, document_mode=document_mode)
+            )
             config = EvalConfig(
                 folder=data_root() / name,
                 limit_queries=args.limit_queries,

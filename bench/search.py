@@ -24,23 +24,23 @@ import os
 # Before faiss loads libgomp: idle OpenMP workers must sleep, not spin (PERFORMANCE.md section 6.3).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-from search_lexical import lexical_table, run_lexical  # noqa: E402
+import numpy as np
+from search_lexical import lexical_table, run_lexical
 
-from rag.index import BinaryIndex, FloatFlatIndex  # noqa: E402
-from rag.quantization import calibrate_scale, scaled_int8, sign_bits  # noqa: E402
-from rag.store.scoring import one_blas_thread, rescore_top_k  # noqa: E402
+from rag.index import BinaryIndex, FloatFlatIndex
+from rag.quantization import calibrate_scale, scaled_int8, sign_bits
+from rag.store.scoring import one_blas_thread, rescore_top_k
 
 BLOCK = 50_000
 K = 10

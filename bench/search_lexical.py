@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedding.fake import HashEmbedder
+from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
 from rag.quantization import calibrate_scale, quantize_scaled
 from rag.search import Searcher
 from rag.store import Library
@@ -143,10 +144,9 @@ def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int =
     rng = np.random.default_rng(seed)
     text, mixture = Text(rng), Mixture(n, d, rng)
     embedder = HashEmbedder(d)
-    fingerprint = {
-        "embedder": embedder.fingerprint,
-        "chunker": {"name": "synthetic-zipf", "vocabulary": VOCABULARY, "s": ZIPF_S},
-    }
+    # the synthetic text is not chunked from documents: its "chunker" names the generator
+    chunker = ChunkerFingerprint(f"synthetic-zipf:s={ZIPF_S}", VOCABULARY, VOCABULARY, 1)
+    fingerprint = CollectionFingerprint(embedder.fingerprint, chunker)
     with tempfile.TemporaryDirectory() as folder:
         library = Library(folder)
         try:

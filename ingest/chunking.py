@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from rag.fingerprint import ChunkerFingerprint
 from rag.types import ChunkRecord
 
 # Bump when a change to this module can move chunk boundaries: it is part of the collection fingerprint.
@@ -55,14 +56,9 @@ class _Piece:
     tokens: int
 
 
-def chunker_fingerprint(encoding_name: str, *, target_tokens: int, max_tokens: int) -> dict[str, Any]:
+def chunker_fingerprint(encoding_name: str, *, target_tokens: int, max_tokens: int) -> ChunkerFingerprint:
     """What a collection records about the chunker that built it."""
-    return {
-        "encoding": encoding_name,
-        "target_tokens": target_tokens,
-        "max_tokens": max_tokens,
-        "version": CHUNKER_VERSION,
-    }
+    return ChunkerFingerprint(encoding_name, target_tokens, max_tokens, CHUNKER_VERSION)
 
 
 def count_tokens(text: str, encoding: Encoding) -> int:

@@ -30,6 +30,7 @@ from rag.embedding.base import Embedder
 from rag.errors import CollectionNotFoundError
 from rag.search import Searcher
 from rag.store import Collection, Library
+from rag.types import SearchMode
 
 TUNE_SPLIT = "train"
 
@@ -44,7 +45,7 @@ class EvalConfig:
     limit_queries: int | None = None
     limit_docs: int | None = None
     tune: bool = False
-    modes: tuple[str, ...] = EVAL_MODES
+    modes: tuple[SearchMode, ...] = EVAL_MODES
     context_suffix: bool = False  # --context given: suffix a user-given name with -ctx / -iso
 
 
@@ -104,12 +105,12 @@ def evaluate_dataset(
         config.folder, split=config.split, limit_queries=config.limit_queries, limit_docs=config.limit_docs
     )
     tuning = _tuning_dataset(config, dataset)
-    document_mode = str(embedder.fingerprint.get("document_mode", "isolated"))
+    document_mode = embedder.fingerprint.document_mode
     name = collection_name(config, dataset.name, document_mode)
     if progress:
         progress(f"{dataset.name}: ingesting {len(dataset.corpus)} documents into {name}")
     summary = ensure_ingested(library, embedder, options, name, [dataset] + ([tuning] if tuning else []))
-    collection = library.open_collection(name, embedder_fingerprint=embedder.fingerprint)
+    collection = library.open_collection(name, embedder=embedder.fingerprint)
     searcher = Searcher(collection, embedder)
     tuned = None
     if tuning is not None:

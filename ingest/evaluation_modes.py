@@ -32,11 +32,12 @@ from rag.metrics import (
     retention,
 )
 from rag.search import Searcher
-from rag.types import Embeddings, Hit
+from rag.timing import elapsed_ms
+from rag.types import Embeddings, Hit, SearchMode
 
-DENSE_MODES = ("binary", "binary+int8", "int8-exact", "float-exact")
-EVAL_MODES = (*DENSE_MODES, "bm25", "hybrid")
-EXACT_MODES = ("float-exact", "int8-exact")  # the reference for retention, best first
+EVAL_MODES = tuple(SearchMode)
+# the reference for retention, best first
+EXACT_MODES = (SearchMode.FLOAT_EXACT, SearchMode.INT8_EXACT)
 CHUNK_DEPTH = 1000
 DOC_DEPTH = 100
 USER_TOP_K = 10
@@ -84,7 +85,7 @@ def run_mode(
     searcher: Searcher,
     embedder: Embedder,
     dataset: BeirDataset,
-    mode: str,
+    mode: SearchMode,
     *,
     doc_top_k: int,
     lists: dict[str, QueryLists] | None = None,
@@ -92,7 +93,7 @@ def run_mode(
     """Every query of ``dataset`` in ``mode`` at the three depths; deep lists go to ``lists`` when given."""
     qids = list(dataset.queries)
     texts = [dataset.queries[qid] for qid in qids]
-    embedded = embedder.embed_queries(texts, with_floats=mode == "float-exact")
+    embedded = embedder.embed_queries(texts, with_floats=mode is SearchMode.FLOAT_EXACT)
     per_query: list[dict[str, float]] = []
     latency: list[float] = []
     stages: dict[str, list[float]] = {}
@@ -100,7 +101,7 @@ def run_mode(
         query = embedded.rows(index, index + 1)
         started = time.perf_counter()
         user = searcher.search(texts[index], top_k=USER_TOP_K, mode=mode)
-        latency.append((time.perf_counter() - started) * 1000.0)
+        latency.append(elapsed_ms(started))
         for stage, ms in user.timings.items():
             stages.setdefault(stage, []).append(ms)
         deep = searcher.search_embedded(texts[index], query, top_k=CHUNK_DEPTH, mode=mode).hits
@@ -114,20 +115,20 @@ def run_mode(
     return ModeRun(mean_measures(per_query), latency, stages)
 
 
-def _search(searcher: Searcher, text: str, query: Embeddings, top_k: int, mode: str) -> list[Hit]:
+def _search(searcher: Searcher, text: str, query: Embeddings, top_k: int, mode: SearchMode) -> list[Hit]:
     return searcher.search_embedded(text, query, top_k=top_k, mode=mode).hits
 
 
-def available_modes(has_floats: bool, modes: Sequence[str] = EVAL_MODES) -> list[str]:
+def available_modes(has_floats: bool, modes: Sequence[SearchMode] = EVAL_MODES) -> list[SearchMode]:
     """The modes to run; ``float-exact`` only where the collection keeps float vectors."""
-    return [mode for mode in modes if mode != "float-exact" or has_floats]
+    return [mode for mode in modes if mode is not SearchMode.FLOAT_EXACT or has_floats]
 
 
 def evaluate_modes(
     searcher: Searcher,
     embedder: Embedder,
     dataset: BeirDataset,
-    modes: Sequence[str],
+    modes: Sequence[SearchMode],
     *,
     doc_top_k: int,
     progress: Progress | None = None,
@@ -177,7 +178,7 @@ def tune_hybrid(
 ) -> dict[str, Any]:
     """The best convex weight on ``dataset``'s queries (the caller stores it with the collection)."""
     lists: dict[str, QueryLists] = {}
-    for mode in ("binary+int8", "bm25"):
+    for mode in (DENSE_MODE, LEXICAL_MODE):
         if progress:
             progress(f"tuning on {dataset.name}/{dataset.split}: {mode} over {len(dataset.queries)} queries")
         run_mode_lists(searcher, embedder, dataset, mode, lists)
@@ -185,7 +186,11 @@ def tune_hybrid(
 
 
 def run_mode_lists(
-    searcher: Searcher, embedder: Embedder, dataset: BeirDataset, mode: str, lists: dict[str, QueryLists]
+    searcher: Searcher,
+    embedder: Embedder,
+    dataset: BeirDataset,
+    mode: SearchMode,
+    lists: dict[str, QueryLists],
 ) -> None:
     """The chunk lists of every query in ``mode``, without latency runs."""
     qids = list(dataset.queries)

@@ -16,11 +16,11 @@ from typing import Any
 from ingest.evaluation_data import BeirDataset
 from rag.fusion import fuse
 from rag.metrics import mean_measures
-from rag.types import Hit
+from rag.types import Hit, SearchMode
 
 WEIGHTS = tuple(round(step / 10, 1) for step in range(11))
-DENSE_MODE = "binary+int8"
-LEXICAL_MODE = "bm25"
+DENSE_MODE = SearchMode.BINARY_INT8
+LEXICAL_MODE = SearchMode.BM25
 
 Measure = Callable[[BeirDataset, str, Sequence[Hit]], dict[str, float]]
 

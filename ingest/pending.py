@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ingest.loaders import SourceDocument
+from ingest.summary import DocumentOutcome, Outcome
 from rag.types import ChunkRecord, DocumentRecord
 
 # Lone surrogates cannot be stored as UTF-8 and NUL cuts strings short in SQLite; both are replaced by
@@ -24,7 +25,11 @@ class Pending:
     record: DocumentRecord
     chunks: list[ChunkRecord]
     tokens: int
-    update: bool
+    outcome: DocumentOutcome  # added or updated; set to failed when the embedder refuses the document
+
+    @property
+    def update(self) -> bool:
+        return self.outcome.status is Outcome.UPDATED
 
     @property
     def texts(self) -> list[str]:

@@ -9,22 +9,24 @@ text are not stored (they are listed in the summary, and a stored earlier versio
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ingest.chunking import chunk_text, chunker_fingerprint
+from ingest.chunking import chunk_text
 from ingest.encoding import get_encoding
-from ingest.loaders import SourceDocument, load_paths
+from ingest.loaders import LoadFailure, SourceDocument, load_paths
 from ingest.pending import Pending, batches, content_hash, digest, storable
-from ingest.summary import IngestOptions, IngestProgress, IngestSummary
+from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
-from rag.errors import CollectionNotFoundError, ConfigError, FingerprintMismatchError, InvalidInputError
+from rag.errors import CollectionNotFoundError, ConfigError, InvalidInputError
+from rag.fingerprint import check_compatible
 from rag.store import Collection, Library
 from rag.types import DocumentRecord, Embeddings
 
-__all__ = ["IngestOptions", "IngestProgress", "IngestSummary", "Ingestor"]
+__all__ = ["DocumentOutcome", "IngestOptions", "IngestProgress", "IngestSummary", "Ingestor", "Outcome"]
+
+DUPLICATE_ID = "duplicate document id (an earlier document in this batch has the same id)"
 
 ProgressCallback = Callable[[IngestProgress], None]
 
@@ -43,14 +45,7 @@ class Ingestor:
         self.embedder = embedder
         self.options = options or IngestOptions()
         self.encoding = get_encoding(self.options.encoding, self.options.tiktoken_cache_dir)
-        self.fingerprint = {
-            "embedder": embedder.fingerprint,
-            "chunker": chunker_fingerprint(
-                self.options.encoding,
-                target_tokens=self.options.target_tokens,
-                max_tokens=self.options.max_tokens,
-            ),
-        }
+        self.fingerprint = self.options.fingerprint(embedder.fingerprint)
 
     def ingest_paths(
         self,
@@ -72,6 +67,10 @@ class Ingestor:
         summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)
+        unreadable = [
+            DocumentOutcome(f.name, Outcome.FAILED, error=f.reason, source=f.source) for f in loaded.failures
+        ]
+        summary.outcomes = unreadable + summary.outcomes
         summary.seconds = time.perf_counter() - started  # reading the files included
         return summary
 
@@ -133,14 +132,12 @@ class Ingestor:
         return collection
 
     def _check(self, collection: Collection) -> None:
-        for part in ("embedder", "chunker"):
-            stored = collection.fingerprint.get(part)
-            if stored != self.fingerprint[part]:
-                built, wanted = (json.dumps(x, sort_keys=True) for x in (stored, self.fingerprint[part]))
-                raise FingerprintMismatchError(
-                    f"collection {collection.name!r} was built with {part} {built}, not {wanted}; "
-                    f"use the same {part} settings or ingest into another collection."
-                )
+        check_compatible(
+            collection.name,
+            collection.fingerprint,
+            embedder=self.fingerprint.embedder,
+            chunker=self.fingerprint.chunker,
+        )
         if self.options.keep_floats and not collection.settings.get("keep_floats"):
             raise ConfigError(
                 f"collection {collection.name!r} was created without keep_floats; floats can only be kept "
@@ -148,7 +145,7 @@ class Ingestor:
             )
 
     def _settings_hash(self, keep_floats: bool) -> str:
-        return digest({**self.fingerprint, "keep_floats": keep_floats})
+        return digest({**self.fingerprint.to_dict(), "keep_floats": keep_floats})
 
     def _plan(
         self,
@@ -165,22 +162,28 @@ class Ingestor:
         for document in documents:
             summary.documents += 1
             if document.id in seen:
-                summary.fail(document.id, "duplicate document id in this run", document.source)
+                summary.fail(document.id, DUPLICATE_ID, document.source)
                 continue
             seen.add(document.id)
             document = storable(document)
             if not document.text.strip():
                 summary.empty.append(document.id)
+                summary.record(document.id, Outcome.EMPTY, source=document.source)
                 stale += [document.id] if document.id in states else []
                 continue
             hashed = content_hash(document)
             if states.get(document.id) == (hashed, settings_hash):
                 summary.skipped += 1
+                summary.record(document.id, Outcome.SKIPPED, source=document.source)
                 continue
-            pending.append(self._prepare(document, hashed, update=document.id in states))
+            update = document.id in states
+            outcome = summary.record(
+                document.id, Outcome.UPDATED if update else Outcome.ADDED, source=document.source
+            )
+            pending.append(self._prepare(document, hashed, outcome))
         return pending, seen, stale
 
-    def _prepare(self, document: SourceDocument, hashed: str, *, update: bool) -> Pending:
+    def _prepare(self, document: SourceDocument, hashed: str, outcome: DocumentOutcome) -> Pending:
         chunks = chunk_text(
             document.text,
             self.encoding,
@@ -196,7 +199,8 @@ class Ingestor:
             title=document.title,
             metadata=dict(document.metadata),
         )
-        return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), update)
+        outcome.chunks = len(chunks)
+        return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), outcome)
 
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
@@ -261,7 +265,9 @@ class Ingestor:
             try:
                 [rows] = self.embedder.embed_documents([item.texts], with_floats=keep_floats)
             except InvalidInputError as exc:
-                summary.fail(item.record.id, exc.message, item.record.source)
+                summary.failures.append(LoadFailure(item.record.id, exc.message, item.record.source))
+                summary.failed += 1
+                item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, exc.message, 0
                 continue
             embedded.append((item, rows))
         return embedded

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ingest.chunking import chunker_fingerprint
 from ingest.loaders import LoadFailure
+from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint
 from rag.settings import Settings
 
 
@@ -25,6 +28,32 @@ class IngestOptions:
     batch_tokens: int = 16384
     keep_floats: bool = False
     tiktoken_cache_dir: Path | None = None
+
+    @property
+    def chunker(self) -> ChunkerFingerprint:
+        """The chunker fingerprint of collections built with these options (no tokenizer needed)."""
+        return chunker_fingerprint(
+            self.encoding, target_tokens=self.target_tokens, max_tokens=self.max_tokens
+        )
+
+    def fingerprint(self, embedder: EmbedderFingerprint) -> CollectionFingerprint:
+        """What a collection built with these options and ``embedder`` records."""
+        return CollectionFingerprint(embedder=embedder, chunker=self.chunker)
+
+    def for_collection(self, fingerprint: CollectionFingerprint, settings: dict[str, Any]) -> IngestOptions:
+        """These options with the chunker and ``keep_floats`` an existing collection was built with, so
+        writes into it match its fingerprint whatever the defaults are now."""
+        chunker = fingerprint.chunker
+        keep_floats = bool(settings.get("keep_floats"))
+        if chunker is None:
+            return replace(self, keep_floats=keep_floats)
+        return replace(
+            self,
+            encoding=chunker.encoding,
+            target_tokens=chunker.target_tokens,
+            max_tokens=chunker.max_tokens,
+            keep_floats=keep_floats,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, keep_floats: bool = False) -> IngestOptions:
@@ -49,6 +78,27 @@ class IngestProgress:
     tokens_total: int
 
 
+class Outcome(StrEnum):
+    """What ingestion did with one input document."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    SKIPPED = "skipped"  # unchanged: content and settings hashes match what is stored
+    EMPTY = "empty"  # no text: not stored (an earlier version is deleted)
+    FAILED = "failed"  # unreadable or refused; ``error`` says why
+
+
+@dataclass
+class DocumentOutcome:
+    """One input document's fate (``chunks``: chunks written, for added and updated documents)."""
+
+    id: str
+    status: Outcome
+    chunks: int = 0
+    error: str | None = None
+    source: str | None = None
+
+
 @dataclass
 class IngestSummary:
     """The outcome of one ingestion.
@@ -56,8 +106,9 @@ class IngestSummary:
     ``added``/``updated``: documents (re)embedded and written; ``skipped``: unchanged, not touched;
     ``deleted``: removed by ``sync`` or because their text became empty; ``failed``: inputs that could not
     be read or were refused (named in ``failures``); ``empty``: ids of documents with no text, which are
-    not stored. ``documents`` counts the documents read; ``chunks`` and ``tokens`` count what was
-    embedded (or would be, in a dry run); ``seconds`` is the wall time.
+    not stored. ``outcomes`` says what happened to each input, in input order. ``documents`` counts the
+    documents read; ``chunks`` and ``tokens`` count what was embedded (or would be, in a dry run);
+    ``seconds`` is the wall time.
     """
 
     collection: str
@@ -69,18 +120,28 @@ class IngestSummary:
     failed: int = 0
     failures: list[LoadFailure] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
+    outcomes: list[DocumentOutcome] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
     tokens: int = 0
     seconds: float = 0.0
 
-    def fail(self, name: str, reason: str, source: str | None = None) -> None:
+    def fail(self, name: str, reason: str, source: str | None = None) -> DocumentOutcome:
         self.failures.append(LoadFailure(name, reason, source))
         self.failed += 1
+        return self.record(name, Outcome.FAILED, error=reason, source=source)
+
+    def record(
+        self, doc_id: str, status: Outcome, *, error: str | None = None, source: str | None = None
+    ) -> DocumentOutcome:
+        outcome = DocumentOutcome(doc_id, status, error=error, source=source)
+        self.outcomes.append(outcome)
+        return outcome
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (failures as ``{"name", "reason"}``)."""
         data = asdict(self)
         data["failures"] = [{"name": f.name, "reason": f.reason} for f in self.failures]
+        del data["outcomes"]  # the --json shape lists failures; outcomes are for API callers
         data["seconds"] = round(self.seconds, 3)
         return data

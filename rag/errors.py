@@ -10,7 +10,6 @@ command line maps ``exit_code`` to its exit status. Messages are whole sentences
     ├── ModelLoadError               a model folder / hub id that cannot be loaded  (exit 2)
     ├── InvalidInputError            input the service refuses (422)                (exit 2)
     │   └── SeparatorInChunkError    a chunk contains the context model's separator
-    ├── PayloadTooLargeError         a request or upload over its size limit (413)
     ├── NotFoundError                (404)
     │   ├── CollectionNotFoundError
     │   ├── DocumentNotFoundError
@@ -19,7 +18,7 @@ command line maps ``exit_code`` to its exit status. Messages are whole sentences
     │   ├── CollectionExistsError
     │   └── FingerprintMismatchError a collection built by another embedder
     ├── StoreError                   the storage layer failed (500)
-    │   ├── StoreLockedError         another writer holds the collection (503 busy)
+    │   ├── StoreLockedError         another writer holds the collection (429 busy)
     │   └── CorruptStoreError        files that cannot be read back
     ├── EmbeddingError               the embedding backend failed at run time (500)
     ├── AuthError
@@ -66,13 +65,6 @@ class InvalidInputError(RagError):
 
 class SeparatorInChunkError(InvalidInputError):
     """A chunk contains the literal separator text, which would silently split it in two."""
-
-
-class PayloadTooLargeError(RagError):
-    """A request body or upload over its configured limit."""
-
-    error_type = "payload_too_large"
-    exit_code = 2
 
 
 class NotFoundError(RagError):

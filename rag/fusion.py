@@ -20,10 +20,11 @@ the other list, then the id, so that ``weight = 1`` (``0``) reproduces the dense
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rag.errors import InvalidInputError
+from rag.types import Scored
 
 FUSION_METHODS = ("rrf", "convex")
 
@@ -31,8 +32,6 @@ FUSION_METHODS = ("rrf", "convex")
 # the sweeps in docs/evaluation.md (offline MiniLM; SciFact, COVID-QA isolated and contextual): at most 1.0
 # point below each set's best weight, and above the better single retriever on all three.
 DEFAULT_HYBRID: dict[str, Any] = {"method": "convex", "weight": 0.3, "source": "default"}
-
-Scored = Sequence[tuple[int, float]]
 
 
 def fuse(
@@ -44,7 +43,7 @@ def fuse(
     top_k: int,
     k: int = 60,
     norm_depth: int = 100,
-) -> list[tuple[int, float]]:
+) -> Scored:
     """The fused ranking of the ids in either list, best first, at most ``top_k`` of them.
 
     Both inputs are ``(id, score)`` best first with higher scores better (as the Searcher produces them).

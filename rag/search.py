@@ -1,9 +1,10 @@
 """Search: embed the query, then one of the modes, then hydrate hits (text, document, metadata, span).
 
-Modes (``rag.types.SEARCH_MODES``): ``binary`` (Hamming only), ``binary+int8`` (Hamming top ``k x m``
+Modes are ``rag.types.SearchMode``: ``binary`` (Hamming only), ``binary+int8`` (Hamming top ``k x m``
 rescored by int8 cosine; the default), ``int8-exact`` and ``float-exact`` (exhaustive cosine), ``bm25``
 (FTS5), and ``hybrid`` (dense ``binary+int8`` and BM25 candidates fused by ``rag.fusion.fuse`` with the
 collection's tuned ``hybrid`` settings or ``DEFAULT_HYBRID``). Every mode returns the same ``SearchResult``.
+A search, its fusion settings and the hydration of its hits read one snapshot of the collection.
 """
 
 from __future__ import annotations
@@ -11,27 +12,24 @@ from __future__ import annotations
 import time
 
 from rag.embedding.base import Embedder
-from rag.errors import FingerprintMismatchError, InvalidInputError
+from rag.errors import InvalidInputError
+from rag.fingerprint import check_compatible
 from rag.fusion import fuse, resolve_hybrid
 from rag.store import Collection
-from rag.store.library import fingerprint_differences
-from rag.types import DEFAULT_SEARCH_MODE, SEARCH_MODES, Embeddings, MetadataFilter, SearchResult
+from rag.store.view import CollectionView
+from rag.timing import elapsed_ms
+from rag.types import DEFAULT_SEARCH_MODE, Embeddings, MetadataFilter, Scored, SearchMode, SearchResult
 
 HYBRID_MIN_DEPTH = 100
-Scored = list[tuple[int, float]]
+STAGES = ("embed", "hamming", "rescore", "lexical", "fusion", "hydrate")
 
 
 class Searcher:
-    """Searches one collection with the embedder that built it (checked against its fingerprint)."""
+    """Searches one collection with the embedder that built it (checked once, against its fingerprint:
+    keep one ``Searcher`` per collection handle rather than one per query)."""
 
     def __init__(self, collection: Collection, embedder: Embedder) -> None:
-        stored = collection.fingerprint.get("embedder", {})
-        differing = fingerprint_differences(stored, embedder.fingerprint)
-        if differing:
-            raise FingerprintMismatchError(
-                f"Collection {collection.name!r} was built by a different embedder (differs in: "
-                f"{', '.join(differing)}); search it with the embedder that built it."
-            )
+        check_compatible(collection.name, collection.fingerprint, embedder=embedder.fingerprint)
         self.collection = collection
         self.embedder = embedder
 
@@ -42,19 +40,16 @@ class Searcher:
         top_k: int = 10,
         rescore_multiplier: int = 4,
         filter: MetadataFilter | None = None,
-        mode: str = DEFAULT_SEARCH_MODE,
+        mode: SearchMode | str = DEFAULT_SEARCH_MODE,
     ) -> SearchResult:
         """Embed ``query`` (unless the mode is ``bm25``) and search."""
-        _check_mode(mode)
+        mode = SearchMode.parse(mode)
         started = time.perf_counter()
         embedded = None
-        if mode != "bm25":
-            embedded = self.embedder.embed_queries([query], with_floats=mode == "float-exact")
-        embed_ms = _ms(started)
-        result = self._run(query, embedded, top_k, rescore_multiplier, filter, mode)
-        result.timings["embed"] = embed_ms
-        result.timings["total"] = _ms(started)
-        return result
+        if mode.needs_embedding:
+            embedded = self.embedder.embed_queries([query], with_floats=mode is SearchMode.FLOAT_EXACT)
+        embed_ms = elapsed_ms(started)
+        return self._run(query, embedded, top_k, rescore_multiplier, filter, mode, started, embed_ms)
 
     def search_embedded(
         self,
@@ -64,15 +59,12 @@ class Searcher:
         top_k: int = 10,
         rescore_multiplier: int = 4,
         filter: MetadataFilter | None = None,
-        mode: str = DEFAULT_SEARCH_MODE,
+        mode: SearchMode | str = DEFAULT_SEARCH_MODE,
     ) -> SearchResult:
         """Search with a query embedded already (``query_text`` feeds ``bm25`` and ``hybrid``)."""
-        _check_mode(mode)
+        mode = SearchMode.parse(mode)
         started = time.perf_counter()
-        result = self._run(query_text, query, top_k, rescore_multiplier, filter, mode)
-        result.timings["embed"] = 0.0
-        result.timings["total"] = _ms(started)
-        return result
+        return self._run(query_text, query, top_k, rescore_multiplier, filter, mode, started, 0.0)
 
     def _run(
         self,
@@ -81,81 +73,73 @@ class Searcher:
         top_k: int,
         multiplier: int,
         filter: MetadataFilter | None,
-        mode: str,
+        mode: SearchMode,
+        started: float,
+        embed_ms: float,
     ) -> SearchResult:
-        timings = {
-            "embed": 0.0,
-            "hamming": 0.0,
-            "rescore": 0.0,
-            "lexical": 0.0,
-            "fusion": 0.0,
-            "hydrate": 0.0,
-        }
-        if mode == "bm25":
-            scored = self._lexical(text, top_k, filter, timings)
-        elif mode == "hybrid":
-            scored = self._hybrid(text, _need(query), top_k, multiplier, filter, timings)
-        else:
-            scored = self._dense(_need(query), mode, top_k, multiplier, filter, timings)
-        started = time.perf_counter()
-        hits = self.collection.hydrate(scored)
-        timings["hydrate"] = _ms(started)
+        timings = dict.fromkeys(STAGES, 0.0)
+        timings["embed"] = embed_ms
+        with self.collection.reading() as view:
+            if mode is SearchMode.BM25:
+                scored = _lexical(view, text, top_k, filter, timings)
+            elif mode is SearchMode.HYBRID:
+                scored = _hybrid(view, text, _need(query), top_k, multiplier, filter, timings)
+            else:
+                scored = _dense(view, _need(query), mode, top_k, multiplier, filter, timings)
+            hydrating = time.perf_counter()
+            hits = view.hydrate(scored)
+            timings["hydrate"] = elapsed_ms(hydrating)
+        timings["total"] = elapsed_ms(started)
         return SearchResult(hits=hits, mode=mode, timings=timings)
 
-    def _dense(
-        self,
-        query: Embeddings,
-        mode: str,
-        top_k: int,
-        multiplier: int,
-        filter: MetadataFilter | None,
-        timings: dict[str, float],
-    ) -> Scored:
-        scored, stage = self.collection.search_vectors(
-            query, mode=mode, top_k=top_k, rescore_multiplier=multiplier, filter=filter
-        )
-        timings.update(stage)
-        return scored
 
-    def _lexical(
-        self, text: str, top_k: int, filter: MetadataFilter | None, timings: dict[str, float]
-    ) -> Scored:
-        started = time.perf_counter()
-        scored = self.collection.bm25(text, top_k=top_k, filter=filter)
-        timings["lexical"] = _ms(started)
-        return scored
-
-    def _hybrid(
-        self,
-        text: str,
-        query: Embeddings,
-        top_k: int,
-        multiplier: int,
-        filter: MetadataFilter | None,
-        timings: dict[str, float],
-    ) -> Scored:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
-        depth = max(top_k * multiplier, HYBRID_MIN_DEPTH)
-        dense = self._dense(query, "binary+int8", depth, multiplier, filter, timings)
-        lexical = self._lexical(text, depth, filter, timings)
-        hybrid = resolve_hybrid(self.collection.settings)
-        started = time.perf_counter()
-        fused = fuse(dense, lexical, method=hybrid["method"], weight=float(hybrid["weight"]), top_k=top_k)
-        timings["fusion"] = _ms(started)
-        return fused
+def _dense(
+    view: CollectionView,
+    query: Embeddings,
+    mode: SearchMode,
+    top_k: int,
+    multiplier: int,
+    filter: MetadataFilter | None,
+    timings: dict[str, float],
+) -> Scored:
+    scored, stage = view.search_vectors(
+        query, mode=mode, top_k=top_k, rescore_multiplier=multiplier, filter=filter
+    )
+    timings.update(stage)
+    return scored
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in SEARCH_MODES:
-        raise InvalidInputError(f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}.")
+def _lexical(
+    view: CollectionView, text: str, top_k: int, filter: MetadataFilter | None, timings: dict[str, float]
+) -> Scored:
+    started = time.perf_counter()
+    scored = view.bm25(text, top_k=top_k, filter=filter)
+    timings["lexical"] = elapsed_ms(started)
+    return scored
+
+
+def _hybrid(
+    view: CollectionView,
+    text: str,
+    query: Embeddings,
+    top_k: int,
+    multiplier: int,
+    filter: MetadataFilter | None,
+    timings: dict[str, float],
+) -> Scored:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
+    depth = max(top_k * multiplier, HYBRID_MIN_DEPTH)
+    dense = _dense(view, query, SearchMode.BINARY_INT8, depth, multiplier, filter, timings)
+    lexical = _lexical(view, text, depth, filter, timings)
+    hybrid = resolve_hybrid(view.settings)
+    started = time.perf_counter()
+    fused = fuse(dense, lexical, method=hybrid["method"], weight=float(hybrid["weight"]), top_k=top_k)
+    timings["fusion"] = elapsed_ms(started)
+    return fused
 
 
 def _need(query: Embeddings | None) -> Embeddings:
     if query is None:
         raise InvalidInputError("This search mode needs the query's embedding.")
     return query
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

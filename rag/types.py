@@ -6,10 +6,13 @@ Arrays are numpy; shapes and dtypes are stated on each field. Nothing here does 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from rag.errors import ConfigError, InvalidInputError
 
 Int8Array = npt.NDArray[np.int8]
 UInt8Array = npt.NDArray[np.uint8]
@@ -20,8 +23,63 @@ Float32Array = npt.NDArray[np.float32]
 # (several range operators may be combined in one dict). All keys must match (AND).
 MetadataFilter = dict[str, Any]
 
-SEARCH_MODES = ("binary", "binary+int8", "int8-exact", "float-exact", "bm25", "hybrid")
-DEFAULT_SEARCH_MODE = "binary+int8"
+IdArray = npt.NDArray[np.int64]
+# (chunk id, score) pairs, best first: what every retrieval stage hands to the next.
+Scored = list[tuple[int, float]]
+
+
+class SearchMode(StrEnum):
+    """How a query is searched. The one definition of the modes: the API schema, the CLI and ``rag eval``
+    take their names from here."""
+
+    BINARY = "binary"  # Hamming distance over the sign bits only
+    BINARY_INT8 = "binary+int8"  # Hamming top k x m, rescored by int8 cosine
+    INT8_EXACT = "int8-exact"  # int8 cosine over every chunk
+    FLOAT_EXACT = "float-exact"  # float32 cosine over every chunk (collections that keep floats)
+    BM25 = "bm25"  # SQLite FTS5 BM25 over chunk text, no embedding
+    HYBRID = "hybrid"  # binary+int8 and bm25 fused
+
+    @property
+    def is_vector(self) -> bool:
+        """Answered by the vector state alone (no lexical stage)."""
+        return self in VECTOR_MODES
+
+    @property
+    def needs_embedding(self) -> bool:
+        return self is not SearchMode.BM25
+
+    @classmethod
+    def parse(cls, value: str) -> SearchMode:
+        """The mode named ``value``; an unknown name is an ``InvalidInputError`` listing the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"Unknown search mode {value!r}; use one of {', '.join(SEARCH_MODES)}."
+            ) from None
+
+
+VECTOR_MODES = frozenset(
+    {SearchMode.BINARY, SearchMode.BINARY_INT8, SearchMode.INT8_EXACT, SearchMode.FLOAT_EXACT}
+)
+SEARCH_MODES = tuple(mode.value for mode in SearchMode)
+DEFAULT_SEARCH_MODE = SearchMode.BINARY_INT8
+
+
+class DocumentMode(StrEnum):
+    """How a document's chunks are embedded: with the whole document as context (late chunking) or each
+    alone. ``auto`` lets the document model decide (contextual for pplx-embed context models)."""
+
+    AUTO = "auto"
+    CONTEXTUAL = "contextual"
+    ISOLATED = "isolated"
+
+    @classmethod
+    def parse(cls, value: str) -> DocumentMode:
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(f"document_mode must be auto, contextual or isolated, got {value!r}.") from None
 
 
 @dataclass(frozen=True)
@@ -122,7 +180,7 @@ class SearchResult:
     """Hits best first, the mode that produced them, and per-stage timings in milliseconds."""
 
     hits: list[Hit]
-    mode: str
+    mode: SearchMode
     timings: dict[str, float]
 
 

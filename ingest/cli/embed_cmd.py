@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ingest.cli.app import app, state
-from rag.embedding.factory import load_embedder
+from rag.embedding.factory import ModelOptions, load_embedder
 from rag.errors import InvalidInputError
 from rag.quantization import bits_to_pm1
 from rag.types import Embeddings
@@ -45,25 +46,18 @@ def embed(
     if bool(texts) == (documents is not None):
         raise InvalidInputError("give either TEXT arguments or --documents FILE (one of the two).")
     settings = state(ctx).settings
-    embedder = load_embedder(
-        doc_model=model or settings.doc_model,
-        query_model=model or settings.query_model,
-        doc_revision=None if model else settings.doc_model_revision,
-        query_revision=None if model else settings.query_model_revision,
-        device=settings.device,
-        dtype=settings.dtype,
-        document_mode=settings.document_mode,
-        dimensions=dimensions if dimensions is not None else settings.dimensions,
-        max_batch_tokens=settings.max_batch_tokens,
-        torch_threads=settings.torch_threads,
-    )
+    options = ModelOptions.from_settings(settings)
+    if model:  # one model for both sides, at its latest revision
+        options = replace(options, doc_model=model, query_model=model, doc_revision=None, query_revision=None)
+    if dimensions is not None:
+        options = replace(options, dimensions=dimensions)
+    embedder = load_embedder(options)
     if documents is not None:
-        side = "doc_model"
         rows: Any = [_rows(e, output_format) for e in embedder.embed_documents(read_documents(documents))]
     else:
-        side = "query_model"
         rows = _rows(embedder.embed_queries(list(texts or [])), output_format)
-    name = str(embedder.fingerprint[side])
+    fingerprint = embedder.fingerprint
+    name = fingerprint.doc_model if documents is not None else fingerprint.query_model
     if as_json:
         typer.echo(json.dumps({"model": name, "dimensions": embedder.dimensions, "embeddings": rows}))
     else:

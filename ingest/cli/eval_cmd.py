@@ -13,10 +13,11 @@ from ingest.cli.app import app, state
 from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.evaluation_modes import EVAL_MODES
 from ingest.evaluation_report import describe, modes_table, sweep_table
+from ingest.evaluation_tuning import DENSE_MODE, LEXICAL_MODE
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import load_embedder_from_settings
-from rag.errors import InvalidInputError
 from rag.store import Library
+from rag.types import SEARCH_MODES, SearchMode
 
 
 class Context(StrEnum):
@@ -51,7 +52,8 @@ def eval_command(
         typer.Option("--tune", help="Tune the hybrid weight (train split if any) and store it."),
     ] = False,
     modes: Annotated[
-        list[str] | None, typer.Option("--mode", help="Only these search modes (repeatable).")
+        list[str] | None,
+        typer.Option("--mode", help=f"Only these search modes (repeatable): {', '.join(SEARCH_MODES)}."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
 ) -> None:
@@ -69,10 +71,7 @@ def eval_command(
     if context is not None:
         mode = "contextual" if context is Context.on else "isolated"
         settings = settings.model_copy(update={"document_mode": mode})
-    chosen = tuple(modes) if modes else EVAL_MODES
-    unknown = sorted(set(chosen) - set(EVAL_MODES))
-    if unknown:
-        raise InvalidInputError(f"unknown mode(s) {', '.join(unknown)}; use {', '.join(EVAL_MODES)}.")
+    chosen = tuple(SearchMode.parse(mode) for mode in modes) if modes else EVAL_MODES
     config = EvalConfig(
         folder=dataset_dir,
         split=split,
@@ -97,5 +96,7 @@ def eval_command(
     typer.echo(modes_table([result]) + "\n")
     sweep = sweep_table(result)
     if sweep:
-        typer.echo("Fusion of binary+int8 and bm25 on these queries (convex@w: w = dense share):\n")
+        typer.echo(
+            f"Fusion of {DENSE_MODE} and {LEXICAL_MODE} on these queries (convex@w: w = dense share):\n"
+        )
         typer.echo(sweep)

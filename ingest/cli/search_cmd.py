@@ -11,7 +11,7 @@ from ingest.cli.app import app, state
 from rag.embedding.factory import load_embedder_from_settings
 from rag.search import Searcher
 from rag.store import Library
-from rag.types import DEFAULT_SEARCH_MODE, SEARCH_MODES, Hit, MetadataFilter
+from rag.types import DEFAULT_SEARCH_MODE, Hit, MetadataFilter, SearchMode
 
 HIT_FIELDS = (
     "chunk_id",
@@ -31,14 +31,14 @@ def search_command(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What to look for.")],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Collection name.")] = "default",
-    top_k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="How many hits.")] = 10,
+    top_k: Annotated[
+        int | None, typer.Option("-k", "--top-k", min=1, max=1000, help="How many hits [default: RAG_TOP_K].")
+    ] = None,
     filters: Annotated[
         list[str] | None,
         typer.Option("--filter", help="KEY=VALUE on document metadata (VALUE parsed as JSON when it is)."),
     ] = None,
-    mode: Annotated[
-        str, typer.Option("--mode", help=f"One of: {', '.join(SEARCH_MODES)}.")
-    ] = DEFAULT_SEARCH_MODE,
+    mode: Annotated[SearchMode, typer.Option("--mode", help="How to search.")] = DEFAULT_SEARCH_MODE,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits.")] = False,
 ) -> None:
     """Search a collection for QUERY.
@@ -49,8 +49,6 @@ def search_command(
 
         rag search "refund policy" --filter format=markdown --filter 'year={"$gte": 2020}' --json
     """
-    if mode not in SEARCH_MODES:
-        raise typer.BadParameter(f"{mode!r} is not one of {', '.join(SEARCH_MODES)}.", param_hint="--mode")
     metadata_filter = parse_filters(filters or [])
     settings = state(ctx).settings
     embedder = load_embedder_from_settings(settings)
@@ -59,7 +57,7 @@ def search_command(
         searcher = Searcher(library.open_collection(collection), embedder)
         result = searcher.search(
             query,
-            top_k=top_k,
+            top_k=settings.top_k if top_k is None else top_k,
             rescore_multiplier=settings.rescore_multiplier,
             filter=metadata_filter,
             mode=mode,

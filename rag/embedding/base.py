@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
+from rag.fingerprint import EmbedderFingerprint
 from rag.types import Embeddings
 
-DOCUMENT_MODES = ("contextual", "isolated")
 # Special tokens the default estimate allows per text: BERT's [CLS] and [SEP], the most our tokenizers add.
 SPECIAL_TOKENS_BOUND = 2
 
@@ -30,14 +29,13 @@ class Embedder(ABC):
 
     @property
     @abstractmethod
-    def fingerprint(self) -> dict[str, Any]:
-        """JSON-able identity: doc_model, doc_revision, query_model, query_revision, dimensions,
-        quantization, query_quantization, document_mode. Collections record it and refuse another."""
+    def fingerprint(self) -> EmbedderFingerprint:
+        """Everything that shapes the vectors; collections record it and refuse another."""
 
     @property
     def model_name(self) -> str:
         """The query model's name, as reported to API clients."""
-        return str(self.fingerprint["query_model"])
+        return self.fingerprint.query_model
 
     @abstractmethod
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
@@ -86,18 +84,8 @@ class PairedEmbedder(Embedder):
         return self.documents.dimensions
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
-        doc, query = self.documents.fingerprint, self.queries.fingerprint
-        return {
-            "doc_model": doc["doc_model"],
-            "doc_revision": doc["doc_revision"],
-            "query_model": query["query_model"],
-            "query_revision": query["query_revision"],
-            "dimensions": self.dimensions,
-            "quantization": doc["quantization"],
-            "query_quantization": query["query_quantization"],
-            "document_mode": doc["document_mode"],
-        }
+    def fingerprint(self) -> EmbedderFingerprint:
+        return self.documents.fingerprint.paired_with(self.queries.fingerprint)
 
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
         return self.queries.embed_queries(texts, with_floats=with_floats)

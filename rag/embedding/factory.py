@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.embedding.base import DOCUMENT_MODES, Embedder, PairedEmbedder
+from rag.embedding.base import Embedder, PairedEmbedder
 from rag.embedding.fake import HashEmbedder
 from rag.errors import ConfigError, ModelLoadError
+from rag.types import DocumentMode
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -31,37 +32,51 @@ _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*"]
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """How to run a model, shared by the document and the query side."""
+    """Which models to load and how to run them: the one object passed from settings (or a caller) down
+    to the backends. The document mode belongs to the document model; the query model ignores it."""
 
+    doc_model: str
+    query_model: str
+    doc_revision: str | None = None
+    query_revision: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    document_mode: str = "auto"
+    document_mode: DocumentMode = DocumentMode.AUTO
     dimensions: int | None = None
     max_batch_tokens: int = 16384
     torch_threads: int | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "document_mode", DocumentMode.parse(self.document_mode))
 
-def load_embedder(
-    *,
-    doc_model: str,
-    query_model: str,
-    doc_revision: str | None = None,
-    query_revision: str | None = None,
-    device: str = "auto",
-    dtype: str = "auto",
-    document_mode: str = "auto",
-    dimensions: int | None = None,
-    max_batch_tokens: int = 16384,
-    torch_threads: int | None = None,
-) -> Embedder:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelOptions:
+        return cls(
+            doc_model=settings.doc_model,
+            query_model=settings.query_model,
+            doc_revision=settings.doc_model_revision,
+            query_revision=settings.query_model_revision,
+            device=settings.device,
+            dtype=settings.dtype,
+            document_mode=DocumentMode(settings.document_mode),
+            dimensions=settings.dimensions,
+            max_batch_tokens=settings.max_batch_tokens,
+            torch_threads=settings.torch_threads,
+        )
+
+    @property
+    def single_model(self) -> bool:
+        return (self.doc_model, self.doc_revision) == (self.query_model, self.query_revision)
+
+
+def load_embedder(options: ModelOptions) -> Embedder:
     """One embedder for documents and queries; a ``PairedEmbedder`` when the two models differ."""
-    if document_mode not in ("auto", *DOCUMENT_MODES):
-        raise ConfigError(f"document_mode must be auto, contextual or isolated, got {document_mode!r}.")
-    options = ModelOptions(device, dtype, document_mode, dimensions, max_batch_tokens, torch_threads)
-    documents = load_model(doc_model, doc_revision, options)
-    if (doc_model, doc_revision) == (query_model, query_revision):
+    documents = load_model(options.doc_model, options.doc_revision, options)
+    if options.single_model:
         return documents
-    queries = load_model(query_model, query_revision, options)
+    # Only the document side chunks documents: the query model runs with the mode it defaults to.
+    query_options = replace(options, document_mode=DocumentMode.AUTO)
+    queries = load_model(options.query_model, options.query_revision, query_options)
     try:
         return PairedEmbedder(documents, queries)
     except ValueError as exc:
@@ -70,18 +85,7 @@ def load_embedder(
 
 def load_embedder_from_settings(settings: Settings) -> Embedder:
     """``load_embedder`` with the models and knobs of ``settings``."""
-    return load_embedder(
-        doc_model=settings.doc_model,
-        query_model=settings.query_model,
-        doc_revision=settings.doc_model_revision,
-        query_revision=settings.query_model_revision,
-        device=settings.device,
-        dtype=settings.dtype,
-        document_mode=settings.document_mode,
-        dimensions=settings.dimensions,
-        max_batch_tokens=settings.max_batch_tokens,
-        torch_threads=settings.torch_threads,
-    )
+    return load_embedder(ModelOptions.from_settings(settings))
 
 
 def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedder:
@@ -117,9 +121,8 @@ def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedd
 def _fake(dimensions: int, options: ModelOptions) -> Embedder:
     if options.dimensions is not None and options.dimensions != dimensions:
         raise ConfigError(f"fake:{dimensions} has {dimensions} dimensions, not {options.dimensions}.")
-    mode = "contextual" if options.document_mode == "auto" else options.document_mode
     try:
-        return HashEmbedder(dimensions, document_mode=mode)
+        return HashEmbedder(dimensions, document_mode=options.document_mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -12,13 +12,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
-from rag.embedding.base import DOCUMENT_MODES, Embedder
+from rag.embedding.base import Embedder
+from rag.fingerprint import EmbedderFingerprint
 from rag.quantization import quantize_tanh
-from rag.types import Embeddings, Float32Array
+from rag.types import DocumentMode, Embeddings, Float32Array
 
 _WORD = re.compile(r"\w+")
 CONTEXT_WEIGHT = 0.25
@@ -33,31 +33,29 @@ def _word_vector(word: str, dimensions: int) -> Float32Array:
 class HashEmbedder(Embedder):
     """Bag-of-hashed-words vectors, quantized with the pplx tanh quantizer."""
 
-    def __init__(self, dimensions: int = 64, *, document_mode: str = "contextual") -> None:
+    def __init__(self, dimensions: int = 64, *, document_mode: DocumentMode | str = "contextual") -> None:
         if dimensions <= 0 or dimensions % 8:
             raise ValueError(f"dimensions must be a positive multiple of 8, got {dimensions}.")
-        if document_mode not in DOCUMENT_MODES:
-            raise ValueError(f"document_mode must be one of {DOCUMENT_MODES}, got {document_mode!r}.")
+        mode = DocumentMode.parse(document_mode)
         self._dimensions = dimensions
-        self.document_mode = document_mode
+        # auto: contextual, so the layers above see rows that depend on their neighbours
+        self.document_mode = (
+            DocumentMode.ISOLATED if mode is DocumentMode.ISOLATED else DocumentMode.CONTEXTUAL
+        )
 
     @property
     def dimensions(self) -> int:
         return self._dimensions
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
-        name = f"fake:{self._dimensions}"
-        return {
-            "doc_model": name,
-            "doc_revision": "1",
-            "query_model": name,
-            "query_revision": "1",
-            "dimensions": self._dimensions,
-            "quantization": "tanh-int8",
-            "query_quantization": "tanh-int8",
-            "document_mode": self.document_mode,
-        }
+    def fingerprint(self) -> EmbedderFingerprint:
+        return EmbedderFingerprint.of_model(
+            f"fake:{self._dimensions}",
+            "1",
+            dimensions=self._dimensions,
+            quantization="tanh-int8",
+            document_mode=self.document_mode,
+        )
 
     def _pooled(self, text: str) -> Float32Array:
         vector = np.zeros(self._dimensions, dtype=np.float32)
@@ -87,7 +85,7 @@ class HashEmbedder(Embedder):
         if not chunks:
             return quantize_tanh(self._empty(), keep_floats=with_floats)
         pooled = np.stack([self._pooled(c) for c in chunks])
-        if self.document_mode == "contextual":
+        if self.document_mode is DocumentMode.CONTEXTUAL:
             pooled = pooled + CONTEXT_WEIGHT * pooled.mean(axis=0, keepdims=True)
         return quantize_tanh(pooled, keep_floats=with_floats)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
 
 import numpy as np
 
@@ -19,8 +18,9 @@ from rag.embedding.batching import chunk_spans, plan_windows
 from rag.embedding.torch_pplx import PplxCheckpoint, bidirectional_hidden
 from rag.embedding.torch_runtime import TokenSequence, pool_sequences
 from rag.errors import ConfigError, EmbeddingError, SeparatorInChunkError
+from rag.fingerprint import EmbedderFingerprint
 from rag.quantization import quantize_tanh, truncate
-from rag.types import Embeddings, Float32Array
+from rag.types import DocumentMode, Embeddings, Float32Array
 
 QUANTIZATION = "tanh-int8"
 
@@ -34,7 +34,7 @@ class PplxEmbedder(Embedder):
         *,
         name: str,
         revision: str,
-        document_mode: str = "auto",
+        document_mode: DocumentMode = DocumentMode.AUTO,
         dimensions: int | None = None,
         max_batch_tokens: int = 16384,
         device: str = "cpu",
@@ -50,17 +50,14 @@ class PplxEmbedder(Embedder):
         return self._dimensions
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
-        return {
-            "doc_model": self.name,
-            "doc_revision": self.revision,
-            "query_model": self.name,
-            "query_revision": self.revision,
-            "dimensions": self._dimensions,
-            "quantization": QUANTIZATION,
-            "query_quantization": QUANTIZATION,
-            "document_mode": self.document_mode,
-        }
+    def fingerprint(self) -> EmbedderFingerprint:
+        return EmbedderFingerprint.of_model(
+            self.name,
+            self.revision,
+            dimensions=self._dimensions,
+            quantization=QUANTIZATION,
+            document_mode=self.document_mode,
+        )
 
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
         """One row per text. A context model embeds each query as the one-chunk document ``[[q]]``."""
@@ -96,7 +93,7 @@ class PplxEmbedder(Embedder):
         """Tokens of each document as ``embed_documents`` feeds it: contextual, the chunks joined by the
         separator and tokenized once (separators and special tokens included); isolated, each chunk's
         own count. Long documents count whole, not as the windows a too-long one is split into."""
-        if self.document_mode == "isolated":
+        if self.document_mode is DocumentMode.ISOLATED:
             return [sum(self._lengths(chunks)) for chunks in documents]
         joined = self._lengths([self.checkpoint.separator.join(chunks) for chunks in documents])
         # An empty document is not fed at all, though the tokenizer would add its special tokens.
@@ -109,7 +106,7 @@ class PplxEmbedder(Embedder):
     def _document_sequences(self, chunks: list[str]) -> list[TokenSequence]:
         if not chunks:
             return []
-        if self.document_mode == "isolated":
+        if self.document_mode is DocumentMode.ISOLATED:
             if self.checkpoint.contextual:
                 return [self._window([chunk]) for chunk in self._checked(chunks)]
             return self._independent(chunks)
@@ -168,17 +165,16 @@ class PplxEmbedder(Embedder):
         return quantize_tanh(truncate(pooled, self._dimensions), keep_floats=with_floats)
 
 
-def _document_mode(mode: str, contextual: bool) -> str:
+def _document_mode(mode: DocumentMode, contextual: bool) -> DocumentMode:
     """auto: contextual for a context model, isolated for pplx-embed-v1 (it has no late chunking)."""
-    if mode == "auto":
-        return "contextual" if contextual else "isolated"
-    if mode == "contextual" and not contextual:
+    mode = DocumentMode.parse(mode)
+    if mode is DocumentMode.AUTO:
+        return DocumentMode.CONTEXTUAL if contextual else DocumentMode.ISOLATED
+    if mode is DocumentMode.CONTEXTUAL and not contextual:
         raise ConfigError(
-            "document_mode 'contextual' needs a pplx-embed-context model; pplx-embed-v1 embeds each chunk "
-            "alone (use document_mode auto or isolated)."
+            "document_mode 'contextual' needs a pplx-embed-context model as the document model; "
+            "pplx-embed-v1 embeds each chunk alone (use document_mode auto or isolated)."
         )
-    if mode not in ("contextual", "isolated"):
-        raise ConfigError(f"document_mode must be auto, contextual or isolated, got {mode!r}.")
     return mode
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from rag.errors import InvalidInputError
-from rag.store.vectors import VECTOR_MODES, Committed
-from rag.types import Embeddings
+from rag.store.vectors import Committed
+from rag.types import VECTOR_MODES, Embeddings, SearchMode
 
 
 def concatenate(batch: list[Embeddings], keep_floats: bool) -> Embeddings:
@@ -21,9 +21,10 @@ def check_top_k(top_k: int) -> None:
         raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
 
 
-def check_search(query: Embeddings, mode: str, top_k: int, multiplier: int) -> None:
+def check_search(query: Embeddings, mode: SearchMode, top_k: int, multiplier: int) -> None:
     if mode not in VECTOR_MODES:
-        raise InvalidInputError(f"Unknown vector search mode {mode!r}; use one of {', '.join(VECTOR_MODES)}.")
+        names = ", ".join(sorted(VECTOR_MODES))
+        raise InvalidInputError(f"Unknown vector search mode {mode!r}; use one of {names}.")
     check_top_k(top_k)
     if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
         raise InvalidInputError(f"rescore_multiplier must be a positive integer, got {multiplier!r}.")
@@ -31,15 +32,15 @@ def check_search(query: Embeddings, mode: str, top_k: int, multiplier: int) -> N
         raise InvalidInputError(f"search_vectors takes exactly one query embedding, got {len(query)}.")
 
 
-def check_against(committed: Committed, query: Embeddings, mode: str) -> None:
+def check_against(committed: Committed, query: Embeddings, mode: SearchMode) -> None:
     if committed.dimensions and query.dimensions != committed.dimensions:
         raise InvalidInputError(
             f"The query has {query.dimensions} dimensions; the collection holds {committed.dimensions}."
         )
-    if mode == "float-exact" and not committed.keep_floats:
+    if mode is SearchMode.FLOAT_EXACT and not committed.keep_floats:
         raise InvalidInputError(
             "float-exact needs float vectors, and this collection does not keep them "
             "(create it with settings {'keep_floats': true})."
         )
-    if mode == "float-exact" and query.floats is None:
+    if mode is SearchMode.FLOAT_EXACT and query.floats is None:
         raise InvalidInputError("float-exact needs the query's float vector (embed with with_floats=True).")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +23,22 @@ from rag.errors import (
     InvalidInputError,
     StoreLockedError,
 )
+from rag.fingerprint import CollectionFingerprint
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.lock import WriteLock
 from rag.store.rows import RowFiles
-from rag.store.vectors import Scored, VectorState, committed_from
-from rag.types import ChunkRecord, CollectionInfo, Embeddings, Hit, MetadataFilter, StoredDocument
+from rag.store.vectors import VectorState, committed_from
+from rag.store.view import CollectionView
+from rag.types import (
+    ChunkRecord,
+    CollectionInfo,
+    Embeddings,
+    Hit,
+    MetadataFilter,
+    Scored,
+    SearchMode,
+    StoredDocument,
+)
 
 DB_FILE = schema.DB_FILE
 LOCK_FILE = "write.lock"
@@ -55,6 +65,7 @@ class Collection:
         self._vectors = VectorState(directory)
         self._filters = queries.FilterCache()
         self._closed = False
+        self._fingerprint: CollectionFingerprint | None = None
         try:
             with self._translated():
                 self._writer = self._connect()
@@ -151,8 +162,11 @@ class Collection:
             return writes.read_meta(conn)
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
-        return dict(json.loads(self._meta()["fingerprint"]))
+    def fingerprint(self) -> CollectionFingerprint:
+        """What built the collection. Fixed at creation, so read once per handle."""
+        if self._fingerprint is None:
+            self._fingerprint = CollectionFingerprint.from_dict(json.loads(self._meta()["fingerprint"]))
+        return self._fingerprint
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -236,38 +250,39 @@ class Collection:
         with self._reading() as conn:
             return queries.documents_by_source(conn)
 
-    def hydrate(self, scored: Scored) -> list[Hit]:
+    @contextmanager
+    def reading(self) -> Iterator[CollectionView]:
+        """One read snapshot for several reads (a search and its hydration see the same commit)."""
         with self._reading() as conn:
-            return queries.hydrate(conn, scored)
+            yield CollectionView(conn, self._vectors, self._filters)
+
+    def hydrate(self, scored: Scored) -> list[Hit]:
+        with self.reading() as view:
+            return view.hydrate(scored)
 
     def bm25(self, query_text: str, *, top_k: int = 10, filter: MetadataFilter | None = None) -> Scored:
         """FTS5 BM25 over chunk text, higher is better; any text is safe (terms are quoted and ORed)."""
-        checks.check_top_k(top_k)
-        with self._reading() as conn:
-            return queries.bm25(conn, query_text, top_k, filter)
+        with self.reading() as view:
+            return view.bm25(query_text, top_k=top_k, filter=filter)
 
     def search_vectors(
         self,
         query: Embeddings,
         *,
-        mode: str = "binary+int8",
+        mode: SearchMode | str = SearchMode.BINARY_INT8,
         top_k: int = 10,
         rescore_multiplier: int = 4,
         filter: MetadataFilter | None = None,
     ) -> tuple[Scored, dict[str, float]]:
         """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``)."""
-        checks.check_search(query, mode, top_k, rescore_multiplier)
-        with self._reading() as conn:
-            committed = committed_from(writes.read_meta(conn))
-            checks.check_against(committed, query, mode)
-            started = time.perf_counter()
-            allowed = self._filters.matching(conn, committed.generation, filter) if filter else None
-            filter_ms = (time.perf_counter() - started) * 1000.0
-            self._vectors.refresh(conn, committed)
-        scored, timings = self._vectors.search(
-            query, mode=mode, k=top_k, multiplier=rescore_multiplier, allowed=allowed, nprobe=committed.nprobe
-        )
-        return scored, {**timings, "filter": filter_ms} if filter else timings
+        with self.reading() as view:
+            return view.search_vectors(
+                query,
+                mode=SearchMode.parse(mode),
+                top_k=top_k,
+                rescore_multiplier=rescore_multiplier,
+                filter=filter,
+            )
 
     def load_index(self) -> None:
         """Build (or catch up) the in-memory index now, e.g. at service start (else the first search does)."""

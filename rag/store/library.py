@@ -18,14 +18,13 @@ from rag.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     CorruptStoreError,
-    FingerprintMismatchError,
     InvalidInputError,
 )
+from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint, check_compatible
 from rag.store import writes
 from rag.store.collection import DB_FILE, LOCK_FILE, Collection
 from rag.store.lock import WriteLock
 from rag.store.rows import fsync_directory
-from rag.store.schema import FTS_FINGERPRINT
 from rag.types import CollectionInfo
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -37,11 +36,6 @@ def check_name(name: str) -> None:
             f"Invalid collection name {name!r}: use 1 to 64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit."
         )
-
-
-def fingerprint_differences(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between two embedder fingerprints (sorted)."""
-    return sorted(key for key in set(stored) | set(given) if stored.get(key) != given.get(key))
 
 
 class Library:
@@ -77,11 +71,11 @@ class Library:
             return CollectionInfo(name, -1, -1, {}, {}, error=exc.message)
 
     def create_collection(
-        self, name: str, *, fingerprint: dict[str, Any], settings: dict[str, Any] | None = None
+        self, name: str, *, fingerprint: CollectionFingerprint, settings: dict[str, Any] | None = None
     ) -> Collection:
         path = self._path(name)
-        if not isinstance(fingerprint, dict) or not isinstance(fingerprint.get("embedder", {}), dict):
-            raise InvalidInputError("A collection fingerprint must be a dict with an 'embedder' dict.")
+        if not isinstance(fingerprint, CollectionFingerprint):
+            raise InvalidInputError("A collection fingerprint must be a rag.CollectionFingerprint.")
         settings = dict(settings or {})
         writes.validate_settings(settings)
         if path.exists():
@@ -90,7 +84,7 @@ class Library:
         staging = self.root / f".creating-{name}-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            writes.initialize(staging, name, {**fingerprint, "fts": dict(FTS_FINGERPRINT)}, settings)
+            writes.initialize(staging, name, fingerprint, settings)
             fsync_directory(staging)
             try:
                 staging.rename(path)
@@ -101,7 +95,15 @@ class Library:
             shutil.rmtree(staging, ignore_errors=True)
         return self.open_collection(name)
 
-    def open_collection(self, name: str, *, embedder_fingerprint: dict[str, Any] | None = None) -> Collection:
+    def open_collection(
+        self,
+        name: str,
+        *,
+        embedder: EmbedderFingerprint | None = None,
+        chunker: ChunkerFingerprint | None = None,
+    ) -> Collection:
+        """The shared handle of ``name``; with ``embedder`` (and ``chunker``), checked against what built
+        it (``FingerprintMismatchError`` names each difference)."""
         path = self._path(name)
         with self._guard:
             collection = self._open.get(name)
@@ -110,22 +112,23 @@ class Library:
                     raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")
                 collection = Collection(path, name, lock_timeout=self.lock_timeout, on_close=self._forget)
                 self._open[name] = collection
-        if embedder_fingerprint is not None:
-            _check_fingerprint(collection, embedder_fingerprint)
+        if embedder is not None:
+            check_compatible(name, collection.fingerprint, embedder=embedder, chunker=chunker)
         return collection
 
     def get_or_create_collection(
-        self, name: str, *, fingerprint: dict[str, Any], settings: dict[str, Any] | None = None
+        self, name: str, *, fingerprint: CollectionFingerprint, settings: dict[str, Any] | None = None
     ) -> Collection:
-        embedder = fingerprint.get("embedder") if isinstance(fingerprint, dict) else None
+        """The collection, checked against ``fingerprint``, or a new one built with it."""
+        embedder, chunker = fingerprint.embedder, fingerprint.chunker
         try:
-            return self.open_collection(name, embedder_fingerprint=embedder)
+            return self.open_collection(name, embedder=embedder, chunker=chunker)
         except CollectionNotFoundError:
             pass
         try:
             return self.create_collection(name, fingerprint=fingerprint, settings=settings)
         except CollectionExistsError:  # created by someone else in between
-            return self.open_collection(name, embedder_fingerprint=embedder)
+            return self.open_collection(name, embedder=embedder, chunker=chunker)
 
     def delete_collection(self, name: str) -> None:
         path = self._path(name)
@@ -152,14 +155,3 @@ class Library:
         with self._guard:
             if self._open.get(collection.name) is collection:
                 del self._open[collection.name]
-
-
-def _check_fingerprint(collection: Collection, given: dict[str, Any]) -> None:
-    stored = collection.fingerprint.get("embedder", {})
-    differing = fingerprint_differences(stored, given)
-    if differing:
-        details = ", ".join(f"{k}: stored {stored.get(k)!r}, given {given.get(k)!r}" for k in differing)
-        raise FingerprintMismatchError(
-            f"Collection {collection.name!r} was built by a different embedder ({details}). "
-            "Query it with the embedder that built it, or ingest into a new collection."
-        )

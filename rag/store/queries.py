@@ -16,8 +16,7 @@ import numpy as np
 
 from rag.errors import DocumentNotFoundError
 from rag.store.filters import compile_filter
-from rag.store.scoring import IdArray
-from rag.types import ChunkRecord, Hit, MetadataFilter, StoredDocument
+from rag.types import ChunkRecord, Hit, IdArray, MetadataFilter, Scored, StoredDocument
 
 _DOCUMENT_COLUMNS = (
     "id, source, title, content_hash, metadata, version, created_at, updated_at, chunk_count, settings_hash"
@@ -83,7 +82,7 @@ def counts(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(documents), int(chunks)
 
 
-def hydrate(conn: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[Hit]:
+def hydrate(conn: sqlite3.Connection, scored: Scored) -> list[Hit]:
     """Hits for (chunk id, score) pairs in the given order; ids no longer stored are dropped."""
     if not scored:
         return []
@@ -158,9 +157,7 @@ def fts_query(text: str) -> str | None:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def bm25(
-    conn: sqlite3.Connection, text: str, top_k: int, spec: MetadataFilter | None
-) -> list[tuple[int, float]]:
+def bm25(conn: sqlite3.Connection, text: str, top_k: int, spec: MetadataFilter | None) -> Scored:
     """(chunk id, score) best first; the score is SQLite's bm25() negated so that higher is better."""
     query = fts_query(text)
     if query is None or top_k <= 0:

@@ -52,10 +52,6 @@ class RowFiles:
         _, scale = _KINDS[kind]
         return self.dimensions // 8 if kind == "bits" else self.dimensions * scale
 
-    def rows_on_disk(self) -> int:
-        path = self.path("int8")
-        return path.stat().st_size // self.width("int8") if path.exists() else 0
-
     def truncate(self, rows: int) -> None:
         """Cut every file back to ``rows`` rows (drops an uncommitted tail; never shortens committed rows)."""
         for kind in self.kinds():
@@ -104,10 +100,6 @@ class RowFiles:
                 f"The vector file {self.path(kind).name} in {self.directory} cannot hold the {rows} "
                 f"committed rows ({exc}); restore the folder from a backup or re-ingest the collection."
             ) from exc
-
-    def remove(self) -> None:
-        for kind in _KINDS:
-            self.path(kind).unlink(missing_ok=True)
 
 
 def fsync_directory(directory: Path) -> None:

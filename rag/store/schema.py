@@ -10,14 +10,14 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from rag import fingerprint
 from rag.errors import CorruptStoreError
 
 DB_FILE = "collection.db"
 
 # porter stemming on top of unicode61 suits the English corpora the project evaluates on; the tokenizer
 # is fixed when a collection is created and recorded in its fingerprint under "fts".
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-FTS_FINGERPRINT = {"tokenizer": FTS_TOKENIZER, "content": "external:chunks", "query": "quoted-terms-or"}
+FTS_TOKENIZER = fingerprint.FTS_TOKENIZER
 
 _V1 = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

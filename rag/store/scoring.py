@@ -14,12 +14,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from rag.quantization import cosine_int8
-from rag.types import Float32Array
+from rag.types import Float32Array, IdArray, Scored
 
-IdArray = npt.NDArray[np.int64]
 _BLOCK_ROWS = 32768
 
 
@@ -85,7 +83,7 @@ def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -
 
 def rescore_top_k(
     query_int8: np.ndarray, int8_rows: np.ndarray, id_to_row: IdArray, candidates: IdArray, k: int
-) -> list[tuple[int, float]]:
+) -> Scored:
     """The rescoring stage of ``binary+int8``: int8 cosine of the candidate chunk ids, best ``k`` kept."""
     return top_k(candidates, rescore_int8(query_int8, int8_rows, id_to_row[candidates]), k)
 
@@ -105,7 +103,7 @@ def exact_cosine(query: np.ndarray, matrix: np.ndarray, rows: IdArray) -> Float3
     return scores
 
 
-def top_k(ids: IdArray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+def top_k(ids: IdArray, scores: np.ndarray, k: int) -> Scored:
     """The ``k`` best (id, score) pairs, best first; ties broken by the smaller id (deterministic)."""
     if not len(ids) or k <= 0:
         return []

@@ -21,11 +21,9 @@ from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
 from rag.store import snapshot
 from rag.store.lock import ReadWriteLock
 from rag.store.rows import RowFiles, RowViews
-from rag.store.scoring import IdArray, exact_cosine, rescore_top_k, top_k
-from rag.types import Embeddings
-
-VECTOR_MODES = ("binary", "binary+int8", "int8-exact", "float-exact")
-Scored = list[tuple[int, float]]
+from rag.store.scoring import exact_cosine, rescore_top_k, top_k
+from rag.timing import elapsed_ms
+from rag.types import Embeddings, IdArray, Scored, SearchMode
 
 
 @dataclass(frozen=True)
@@ -185,7 +183,7 @@ class VectorState:
         self,
         query: Embeddings,
         *,
-        mode: str,
+        mode: SearchMode,
         k: int,
         multiplier: int,
         allowed: IdArray | None,
@@ -198,23 +196,23 @@ class VectorState:
             if allowed is not None:
                 inside = allowed[allowed < len(self._id_to_row)]
                 allowed = inside[self._id_to_row[inside] >= 0]
-            if mode in ("binary", "binary+int8"):
+            if mode in (SearchMode.BINARY, SearchMode.BINARY_INT8):
                 return self._search_binary(query, mode, k, multiplier, allowed, nprobe)
             return self._search_exact(query, mode, k, allowed)
 
     def _search_binary(
         self,
         query: Embeddings,
-        mode: str,
+        mode: SearchMode,
         k: int,
         multiplier: int,
         allowed: IdArray | None,
         nprobe: int | None,
     ) -> tuple[Scored, dict[str, float]]:
         assert self._index is not None and self._views is not None
-        depth = k if mode == "binary" else k * multiplier
+        depth = k if mode is SearchMode.BINARY else k * multiplier
         started = time.perf_counter()
-        if allowed is not None and mode == "binary+int8" and len(allowed) <= depth:
+        if allowed is not None and mode is SearchMode.BINARY_INT8 and len(allowed) <= depth:
             ids = allowed  # every match is a candidate: the Hamming stage cannot narrow them further
             distances = np.zeros(len(ids), np.int32)
         elif allowed is not None and not self._index.supports_selector:
@@ -222,22 +220,22 @@ class VectorState:
             ids, distances = hamming_top_k(query.bits[0], codes, allowed, depth)
         else:
             ids, distances = self._index.search(query.bits[0], depth, allowed=allowed, nprobe=nprobe)
-        timings = {"hamming": _ms(started)}
-        if mode == "binary":
+        timings = {"hamming": elapsed_ms(started)}
+        if mode is SearchMode.BINARY:
             scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)
             return top_k(ids, scores, k), timings
         started = time.perf_counter()
         result = rescore_top_k(query.int8[0], self._views.int8, self._id_to_row, ids, k)
-        timings["rescore"] = _ms(started)
+        timings["rescore"] = elapsed_ms(started)
         return result, timings
 
     def _search_exact(
-        self, query: Embeddings, mode: str, k: int, allowed: IdArray | None
+        self, query: Embeddings, mode: SearchMode, k: int, allowed: IdArray | None
     ) -> tuple[Scored, dict[str, float]]:
         assert self._views is not None
         ids = np.flatnonzero(self._id_to_row >= 0).astype(np.int64) if allowed is None else allowed
         started = time.perf_counter()
-        if mode == "int8-exact":
+        if mode is SearchMode.INT8_EXACT:
             scores = exact_cosine(query.int8[0], self._views.int8, self._id_to_row[ids])
         else:
             if self._views.floats is None or query.floats is None:
@@ -247,7 +245,7 @@ class VectorState:
                 )
             scores = exact_cosine(query.floats[0], self._views.floats, self._id_to_row[ids])
         result = top_k(ids, scores, k)
-        return result, {"rescore": _ms(started)}
+        return result, {"rescore": elapsed_ms(started)}
 
 
 def _fetch_pairs(conn: sqlite3.Connection, sql: str, params: tuple[int, ...]) -> tuple[IdArray, IdArray]:
@@ -264,7 +262,3 @@ def _id_map(ids: IdArray, rows: IdArray, base: IdArray) -> IdArray:
         base = grown
     base[ids] = rows
     return base
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InvalidInputError
+from rag.fingerprint import CollectionFingerprint
 from rag.index import INDEX_KINDS
 from rag.store import schema
 from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
 Item = tuple[DocumentRecord, Sequence[ChunkRecord], Embeddings]
-INDEX_SETTINGS = ("index_type", "ivf_nlist", "ivf_nprobe")
 
 
 def now() -> str:
@@ -151,18 +151,20 @@ def delete_document(conn: sqlite3.Connection, doc_id: str, generation: int) -> b
     return True
 
 
-def initialize(directory: Path, name: str, fingerprint: dict[str, Any], settings: dict[str, Any]) -> None:
+def initialize(
+    directory: Path, name: str, fingerprint: CollectionFingerprint, settings: dict[str, Any]
+) -> None:
     """Create the database of a new collection in ``directory`` (not yet visible under its name)."""
     conn = schema.connect(directory / schema.DB_FILE)
     try:
         schema.migrate(conn)
-        dimensions = fingerprint.get("embedder", {}).get("dimensions") or 0
+        dimensions = fingerprint.embedder.dimensions
         conn.execute("BEGIN IMMEDIATE")
         write_meta(
             conn,
             {
                 "name": name,
-                "fingerprint": fingerprint,
+                "fingerprint": fingerprint.to_dict(),
                 "settings": settings,
                 "created_at": now(),
                 "dimensions": int(dimensions),

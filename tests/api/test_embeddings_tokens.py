@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 import api.wire
 from api.app import create_app
 from rag.embedding.base import SPECIAL_TOKENS_BOUND, PairedEmbedder
-from rag.embedding.factory import load_embedder
+from rag.embedding.factory import ModelOptions, load_embedder
 from tests.api.conftest import make_settings
 from tests.rag.embedding.conftest import make_pplx
 from tests.rag.embedding.tiny_checkpoints import ENDOFTEXT, write_pplx_checkpoint
@@ -147,7 +147,7 @@ def test_minilm_usage_is_its_tokenizers_count(tmp_path: Path, minilm_path: Path)
     minilm = Tokenizer.from_file(str(minilm_path / "tokenizer.json"))
     minilm.no_truncation()
     minilm.no_padding()
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
+    embedder = load_embedder(ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2"))
     with TestClient(create_app(make_settings(tmp_path), embedder=embedder)) as client:
         texts = client.post("/v1/embeddings", json={"input": TEXTS, "model": "all-minilm-l6-v2"})
         body = {"input": DOCUMENTS, "model": "all-minilm-l6-v2"}

@@ -18,7 +18,6 @@ DOMAIN_ERRORS = [
     (errors.JobNotFoundError, 404),
     (errors.UnauthorizedError, 401),
     (errors.ForbiddenError, 403),
-    (errors.PayloadTooLargeError, 413),
     (errors.BusyError, 429),
     (errors.StoreLockedError, 429),
     (errors.NotReadyError, 503),

@@ -17,7 +17,7 @@ def test_health_ready_and_info(client: TestClient) -> None:
     assert client.get("/readyz").json() == {"status": "ready", "model": "fake:64", "collections": 1}
     info = client.get("/v1/info").json()
     assert info["models"] == {"document": "fake:64", "query": "fake:64"}
-    assert info["dimensions"] == 64 and info["fingerprint"] == HashEmbedder(64).fingerprint
+    assert info["dimensions"] == 64 and info["fingerprint"] == HashEmbedder(64).fingerprint.to_dict()
     assert {"python", "fastapi", "numpy", "pplx-rag"} <= set(info["versions"])
     assert info["auth"] is False and info["limits"]["background_job_threshold"] == 8
 

@@ -127,7 +127,7 @@ def test_sizes_are_checked(encoding: tiktoken.Encoding, target: int, maximum: in
 
 
 def test_fingerprint_names_encoding_sizes_and_version():
-    assert chunker_fingerprint("cl100k_base", target_tokens=200, max_tokens=256) == {
+    assert chunker_fingerprint("cl100k_base", target_tokens=200, max_tokens=256).to_dict() == {
         "encoding": "cl100k_base",
         "target_tokens": 200,
         "max_tokens": 256,

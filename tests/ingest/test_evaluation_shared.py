@@ -14,7 +14,7 @@ import pytest
 
 from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.pipeline import IngestOptions
-from rag.embedding.factory import load_embedder
+from rag.embedding.factory import ModelOptions, load_embedder
 from rag.store import Library
 
 pytestmark = pytest.mark.model
@@ -26,7 +26,9 @@ TARGET = {"scifact": "ndcg@10", "covidqa": "answer_hit@10"}
 
 @pytest.fixture(scope="module")
 def results(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2", torch_threads=1)
+    embedder = load_embedder(
+        ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2", torch_threads=1)
+    )
     library = Library(tmp_path_factory.mktemp("eval-data"))
     modes = ("binary+int8", "int8-exact", "bm25", "hybrid")
     try:

@@ -63,8 +63,8 @@ def test_first_run_adds_every_document_with_exact_chunks(library: Library):
         assert max(c.token_count for c in chunks) <= OPTIONS.max_tokens
     stored = collection.get_document("a")
     assert (stored.title, stored.source, stored.metadata) == ("A", "/data/fruit/a.txt", {"kind": "fruit"})
-    assert collection.fingerprint["embedder"] == embedder.fingerprint
-    assert collection.fingerprint["chunker"]["max_tokens"] == 24
+    assert collection.fingerprint.embedder == embedder.fingerprint
+    assert collection.fingerprint.chunker.max_tokens == 24
 
 
 def test_each_documents_chunks_are_embedded_together_in_token_batches(library: Library):

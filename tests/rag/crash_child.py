@@ -13,11 +13,12 @@ import sys
 from typing import Any
 
 from rag.embedding.fake import HashEmbedder
+from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
 from rag.store import Library
 from rag.types import ChunkRecord, DocumentRecord
 
 DOCUMENTS = 25
-FINGERPRINT = {"embedder": HashEmbedder(64).fingerprint, "chunker": {"name": "crash-test"}}
+FINGERPRINT = CollectionFingerprint(HashEmbedder(64).fingerprint, ChunkerFingerprint("crash-test", 1, 1, 1))
 
 
 def operation(i: int, seed: int) -> dict[str, Any]:

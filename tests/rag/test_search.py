@@ -11,6 +11,7 @@ import pytest
 
 from rag.embedding.fake import HashEmbedder
 from rag.errors import CollectionNotFoundError, InvalidInputError
+from rag.fingerprint import CollectionFingerprint
 from rag.search import Searcher
 from rag.store import Collection, Library
 from rag.store import queries as store_queries
@@ -26,7 +27,9 @@ DOCS, CHUNKS = 60, 5  # 300 chunks
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collection, Corpus]]:
     library = Library(tmp_path_factory.mktemp("oracle"))
     collection = library.create_collection(
-        "oracle", fingerprint={"embedder": {"dimensions": D}}, settings={"keep_floats": True}
+        "oracle",
+        fingerprint=CollectionFingerprint(HashEmbedder(D).fingerprint),
+        settings={"keep_floats": True},
     )
     corpus = fill(collection, documents=DOCS, chunks=CHUNKS, dimensions=D, seed=1, floats=True)
     yield collection, corpus
@@ -189,7 +192,9 @@ def test_timings_are_reported(stored: tuple[Collection, Corpus]) -> None:
 
 def test_chunk_ids_are_stable_and_never_reused(tmp_path: Path) -> None:
     library = Library(tmp_path)
-    collection = library.create_collection("ids", fingerprint={"embedder": {"dimensions": D}})
+    collection = library.create_collection(
+        "ids", fingerprint=CollectionFingerprint(HashEmbedder(D).fingerprint)
+    )
     fill(collection, documents=4, chunks=2, dimensions=D, seed=3)
     first = collection.search_vectors(_query(0), mode="int8-exact", top_k=8)[0]
     collection.delete_documents(["doc0000"])
@@ -209,7 +214,7 @@ def test_a_search_racing_a_delete_raises_collection_not_found(
 ) -> None:
     library = Library(tmp_path)
     embedder = HashEmbedder(64)
-    collection = library.create_collection("race", fingerprint={"embedder": embedder.fingerprint})
+    collection = library.create_collection("race", fingerprint=CollectionFingerprint(embedder.fingerprint))
     collection.upsert_documents([build_item(embedder, "a", "Cats purr. Dogs bark.")])
     searcher = Searcher(collection, embedder)  # the handle a request took before the delete
     assert searcher.search("cats", mode=mode).hits

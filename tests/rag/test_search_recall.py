@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.embedding.fake import HashEmbedder
+from rag.fingerprint import CollectionFingerprint
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
@@ -36,13 +38,13 @@ def _texts(root: Path) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def _embed(texts: list[str], cache: Path, kind: str, documents: bool) -> Embeddings:
-    from rag.embedding.factory import load_embedder
+    from rag.embedding.factory import ModelOptions, load_embedder
 
     path = cache / f"{kind}-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:16]}.npz"
     if path.exists():
         stored = np.load(path)
         return Embeddings(stored["int8"], stored["bits"])
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
+    embedder = load_embedder(ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2"))
     if documents:
         parts = embedder.embed_documents([[t] for t in texts])
         result = Embeddings(np.concatenate([p.int8 for p in parts]), np.concatenate([p.bits for p in parts]))
@@ -70,7 +72,9 @@ def scifact(
 ) -> Iterator[tuple[Collection, Embeddings]]:
     documents, doc_vectors, query_vectors = scifact_vectors
     library = Library(tmp_path_factory.mktemp("scifact"))
-    collection = library.create_collection("scifact", fingerprint={"embedder": {"dimensions": 384}})
+    collection = library.create_collection(
+        "scifact", fingerprint=CollectionFingerprint(HashEmbedder(384).fingerprint)
+    )
     collection.upsert_documents(
         [
             (

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rag.embedding.encoder import EncoderEmbedder
-from rag.embedding.factory import load_embedder
+from rag.embedding.factory import ModelOptions, load_embedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.embedding.torch_pplx import load_checkpoint
 from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
@@ -46,7 +46,7 @@ def context(checkpoints: dict[str, Path]) -> PplxEmbedder:
 @pytest.fixture(scope="session")
 def minilm() -> EncoderEmbedder:
     """The offline MiniLM through the factory (isolated chunks, its default)."""
-    embedder = load_embedder(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2")
+    embedder = load_embedder(ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2"))
     assert isinstance(embedder, EncoderEmbedder)
     return embedder
 

@@ -29,8 +29,8 @@ def test_vectors_are_normalised_and_scale_is_calibrated(minilm: EncoderEmbedder)
     assert got.floats is not None
     np.testing.assert_allclose(np.linalg.norm(got.floats, axis=1), 1.0, atol=1e-5)
     assert 0.05 < minilm.scale < 1.0
-    assert minilm.fingerprint["quantization"] == f"scaled-int8:{minilm.scale:g}"
-    assert minilm.fingerprint["document_mode"] == "isolated"
+    assert minilm.fingerprint.quantization == f"scaled-int8:{minilm.scale:g}"
+    assert minilm.fingerprint.document_mode == "isolated"
     # The calibrated scale uses the int8 range: typical codes are far from 0 and rarely saturate.
     assert np.abs(got.int8).max() > 60 and np.mean(np.abs(got.int8) == 127) < 0.01
 
@@ -49,7 +49,7 @@ def test_late_chunking_gives_one_contextual_row_per_chunk(
     assert docs[0].floats is not None and alone.floats is not None
     similarity = np.sum(docs[0].floats * alone.floats, axis=1)
     assert np.all(similarity < 0.999) and np.all(similarity > 0.3)
-    assert late_minilm.fingerprint["document_mode"] == "contextual"
+    assert late_minilm.fingerprint.document_mode == "contextual"
 
 
 def test_late_chunking_windows_long_documents(late_minilm: EncoderEmbedder) -> None:
@@ -59,5 +59,5 @@ def test_late_chunking_windows_long_documents(late_minilm: EncoderEmbedder) -> N
 
 
 def test_the_alias_loads_the_offline_model(minilm: EncoderEmbedder) -> None:
-    assert minilm.dimensions == 384 and minilm.fingerprint["doc_model"] == "all-minilm-l6-v2"
-    assert minilm.fingerprint["doc_revision"].startswith("sha256:")
+    assert minilm.dimensions == 384 and minilm.fingerprint.doc_model == "all-minilm-l6-v2"
+    assert minilm.fingerprint.doc_revision.startswith("sha256:")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.embedding.base import PairedEmbedder
-from rag.embedding.factory import folder_revision, load_embedder, load_embedder_from_settings
+from rag.embedding.factory import ModelOptions, folder_revision, load_embedder, load_embedder_from_settings
 from rag.embedding.fake import HashEmbedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.errors import ConfigError, ModelLoadError
@@ -16,53 +16,57 @@ from rag.settings import Settings
 
 
 def test_fake_spec_gives_the_hash_embedder() -> None:
-    embedder = load_embedder(doc_model="fake:32", query_model="fake:32", document_mode="isolated")
+    embedder = load_embedder(
+        ModelOptions(doc_model="fake:32", query_model="fake:32", document_mode="isolated")
+    )
     assert isinstance(embedder, HashEmbedder) and embedder.dimensions == 32
-    assert embedder.fingerprint["document_mode"] == "isolated"
+    assert embedder.fingerprint.document_mode == "isolated"
     with pytest.raises(ConfigError):
-        load_embedder(doc_model="fake:12", query_model="fake:12")
+        load_embedder(ModelOptions(doc_model="fake:12", query_model="fake:12"))
     with pytest.raises(ConfigError):
-        load_embedder(doc_model="fake:32", query_model="fake:32", dimensions=16)
+        load_embedder(ModelOptions(doc_model="fake:32", query_model="fake:32", dimensions=16))
 
 
 def test_a_missing_folder_is_one_load_error_with_the_hint(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="local folder holding config.json"):
-        load_embedder(doc_model=str(tmp_path / "absent"), query_model="fake:8")
+        load_embedder(ModelOptions(doc_model=str(tmp_path / "absent"), query_model="fake:8"))
     with pytest.raises(ModelLoadError, match="has no config.json"):
-        load_embedder(doc_model=str(tmp_path), query_model=str(tmp_path))
+        load_embedder(ModelOptions(doc_model=str(tmp_path), query_model=str(tmp_path)))
 
 
 def test_an_unknown_layout_is_a_load_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
     with pytest.raises(ModelLoadError, match="cannot load an encoder"):
-        load_embedder(doc_model=str(tmp_path), query_model=str(tmp_path), device="cpu")
+        load_embedder(ModelOptions(doc_model=str(tmp_path), query_model=str(tmp_path), device="cpu"))
 
 
 def test_an_unreachable_hub_id_is_a_load_error() -> None:
     with pytest.raises(ModelLoadError, match="model hub.*RAG_DOC_MODEL"):
-        load_embedder(doc_model="perplexity-ai/pplx-embed-v1-0.6b", query_model="fake:8")
+        load_embedder(ModelOptions(doc_model="perplexity-ai/pplx-embed-v1-0.6b", query_model="fake:8"))
 
 
 def test_float16_and_unknown_modes_are_refused(checkpoints: dict[str, Path]) -> None:
     spec = str(checkpoints["v1"])
     with pytest.raises(ConfigError, match="float16"):
-        load_embedder(doc_model=spec, query_model=spec, dtype="float16", device="cpu")
+        load_embedder(ModelOptions(doc_model=spec, query_model=spec, dtype="float16", device="cpu"))
     with pytest.raises(ConfigError, match="document_mode"):
-        load_embedder(doc_model=spec, query_model=spec, document_mode="late")
+        load_embedder(ModelOptions(doc_model=spec, query_model=spec, document_mode="late"))
 
 
 def test_local_pplx_folders_load_once_or_paired(checkpoints: dict[str, Path]) -> None:
     context, v1 = str(checkpoints["context"]), str(checkpoints["v1"])
-    single = load_embedder(doc_model=context, query_model=context, device="cpu", torch_threads=1)
+    single = load_embedder(
+        ModelOptions(doc_model=context, query_model=context, device="cpu", torch_threads=1)
+    )
     assert isinstance(single, PplxEmbedder)
-    assert single.fingerprint["doc_model"] == "pplx-embed-context-v1-tiny"
-    assert single.fingerprint["document_mode"] == "contextual"
-    paired = load_embedder(doc_model=context, query_model=v1, device="cpu", dimensions=32)
+    assert single.fingerprint.doc_model == "pplx-embed-context-v1-tiny"
+    assert single.fingerprint.document_mode == "contextual"
+    paired = load_embedder(ModelOptions(doc_model=context, query_model=v1, device="cpu", dimensions=32))
     assert isinstance(paired, PairedEmbedder) and paired.dimensions == 32
     fingerprint = paired.fingerprint
-    assert fingerprint["query_model"] == "pplx-embed-v1-tiny"
-    assert fingerprint["doc_revision"] == folder_revision(checkpoints["context"])
-    assert fingerprint["quantization"] == fingerprint["query_quantization"] == "tanh-int8"
+    assert fingerprint.query_model == "pplx-embed-v1-tiny"
+    assert fingerprint.doc_revision == folder_revision(checkpoints["context"])
+    assert fingerprint.quantization == fingerprint.query_quantization == "tanh-int8"
 
 
 def test_revision_hash_follows_config_and_weight_sizes(tmp_path: Path) -> None:
@@ -73,11 +77,14 @@ def test_revision_hash_follows_config_and_weight_sizes(tmp_path: Path) -> None:
     assert folder_revision(tmp_path) == first
     (tmp_path / "model.safetensors").write_bytes(b"x" * 11)
     assert folder_revision(tmp_path) != first
-    assert load_embedder(doc_model="fake:8", query_model="fake:8", doc_revision="abc").dimensions == 8
+    assert (
+        load_embedder(ModelOptions(doc_model="fake:8", query_model="fake:8", doc_revision="abc")).dimensions
+        == 8
+    )
 
 
 def test_settings_choose_the_models(checkpoints: dict[str, Path]) -> None:
     folder = str(checkpoints["v1"])
     settings = Settings(doc_model=folder, query_model=folder, device="cpu", dimensions=16)
     embedder = load_embedder_from_settings(settings)
-    assert embedder.dimensions == 16 and embedder.fingerprint["document_mode"] == "isolated"
+    assert embedder.dimensions == 16 and embedder.fingerprint.document_mode == "isolated"

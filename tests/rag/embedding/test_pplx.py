@@ -56,7 +56,7 @@ def test_the_loader_reads_the_real_layout(checkpoints: dict[str, Path], v1: Pplx
     assert v1.checkpoint.separator_id == ENDOFTEXT_ID
     assert not v1.checkpoint.contextual and is_context_checkpoint(checkpoints["context"])
     assert all(not layer.self_attn.is_causal for layer in v1.checkpoint.model.layers)
-    assert v1.fingerprint["document_mode"] == "isolated" and v1.fingerprint["quantization"] == "tanh-int8"
+    assert v1.fingerprint.document_mode == "isolated" and v1.fingerprint.quantization == "tanh-int8"
 
 
 def test_a_sep_token_alone_marks_a_context_model(checkpoints: dict[str, Path], tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_isolated_mode_embeds_each_chunk_alone(checkpoints: dict[str, Path], con
     isolated = make_pplx(checkpoints["context"], document_mode="isolated")
     [got] = isolated.embed_documents([DOCUMENT])
     assert np.array_equal(got.int8, context.embed_queries(DOCUMENT).int8)
-    assert isolated.fingerprint["document_mode"] == "isolated"
+    assert isolated.fingerprint.document_mode == "isolated"
 
 
 def test_v1_documents_embed_each_chunk_alone(v1: PplxEmbedder, checkpoints: dict[str, Path]) -> None:
@@ -201,7 +201,7 @@ def test_matryoshka_dimensions_are_a_prefix(checkpoints: dict[str, Path], v1: Pp
     narrow = make_pplx(checkpoints["v1"], dimensions=32)
     full = v1.embed_queries(TEXTS)
     cut = narrow.embed_queries(TEXTS)
-    assert narrow.dimensions == 32 and narrow.fingerprint["dimensions"] == 32
+    assert narrow.dimensions == 32 and narrow.fingerprint.dimensions == 32
     assert np.array_equal(cut.int8, full.int8[:, :32])
     assert np.array_equal(cut.bits, full.bits[:, :4])
     with pytest.raises(ConfigError, match="multiple of 8"):

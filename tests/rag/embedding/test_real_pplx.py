@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding.factory import load_embedder
+from rag.embedding.factory import ModelOptions, load_embedder
 
 FIRST_CODES = [
     -67,
@@ -48,7 +48,9 @@ pytestmark = pytest.mark.skipif(
 
 def test_tei_reference_vector() -> None:
     folder = str(Path(str(MODEL_DIR)))
-    embedder = load_embedder(doc_model=folder, query_model=folder, device="cpu", dtype="float32")
+    embedder = load_embedder(
+        ModelOptions(doc_model=folder, query_model=folder, device="cpu", dtype="float32")
+    )
     codes = embedder.embed_queries(["What is Deep Learning?"]).int8[0].astype(int)
     assert codes.shape == (1024,)
     assert np.abs(codes[:24] - np.array(FIRST_CODES)).max() <= 1

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from rag.embedding.fake import HashEmbedder
+from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
 Item = tuple[DocumentRecord, list[ChunkRecord], Embeddings]
 MakeItem = Callable[..., Item]
-FINGERPRINT_CHUNKER = {"name": "sentences", "target_tokens": 0}
+FINGERPRINT_CHUNKER = ChunkerFingerprint("sentences", 0, 0, 0)
 
 
 def split_sentences(text: str) -> list[ChunkRecord]:
@@ -72,5 +73,5 @@ def library(tmp_path: Path) -> Iterator[Library]:
 
 @pytest.fixture
 def collection(library: Library, embedder: HashEmbedder) -> Collection:
-    fingerprint = {"embedder": embedder.fingerprint, "chunker": FINGERPRINT_CHUNKER}
+    fingerprint = CollectionFingerprint(embedder.fingerprint, FINGERPRINT_CHUNKER)
     return library.create_collection("docs", fingerprint=fingerprint)

@@ -15,6 +15,7 @@ from rag.errors import (
     FingerprintMismatchError,
     InvalidInputError,
 )
+from rag.fingerprint import CollectionFingerprint
 from rag.search import Searcher
 from rag.store import Collection, Library, schema
 from tests.rag.store.conftest import FINGERPRINT_CHUNKER, MakeItem
@@ -25,8 +26,8 @@ def test_create_open_list_delete(library: Library, collection: Collection) -> No
     assert [info.name for info in library.list_collections()] == ["docs"]
     info = collection.info()
     assert (info.documents, info.chunks) == (0, 0)
-    assert collection.fingerprint["fts"]["tokenizer"].startswith("porter unicode61")
-    assert collection.fingerprint["chunker"] == FINGERPRINT_CHUNKER
+    assert collection.fingerprint.fts.tokenizer.startswith("porter unicode61")
+    assert collection.fingerprint.chunker == FINGERPRINT_CHUNKER
     with pytest.raises(CollectionExistsError):
         library.create_collection("docs", fingerprint=collection.fingerprint)
     library.delete_collection("docs")
@@ -38,19 +39,19 @@ def test_create_open_list_delete(library: Library, collection: Collection) -> No
 @pytest.mark.parametrize("name", ["", "-x", "a/b", "a b", "x" * 65, ".hidden", "é"])
 def test_invalid_names_are_refused(library: Library, name: str) -> None:
     with pytest.raises(InvalidInputError, match="Invalid collection name"):
-        library.create_collection(name, fingerprint={"embedder": {}})
+        library.create_collection(name, fingerprint=CollectionFingerprint(HashEmbedder(8).fingerprint))
 
 
 def test_fingerprint_mismatch_names_the_differing_keys(library: Library, collection: Collection) -> None:
     other = HashEmbedder(128).fingerprint
     with pytest.raises(FingerprintMismatchError, match="dimensions") as caught:
-        library.open_collection("docs", embedder_fingerprint=other)
+        library.open_collection("docs", embedder=other)
     assert "doc_model" in caught.value.message
     with pytest.raises(FingerprintMismatchError):
         Searcher(collection, HashEmbedder(128))
     same = HashEmbedder(64).fingerprint
-    assert library.open_collection("docs", embedder_fingerprint=same) is collection
-    assert library.get_or_create_collection("docs", fingerprint={"embedder": same}) is collection
+    assert library.open_collection("docs", embedder=same) is collection
+    assert library.get_or_create_collection("docs", fingerprint=CollectionFingerprint(same)) is collection
 
 
 def test_settings_update_and_validation(collection: Collection) -> None:
@@ -135,7 +136,7 @@ def test_float_exact_when_floats_are_kept(
     library: Library, embedder: HashEmbedder, make_item: MakeItem
 ) -> None:
     kept = library.create_collection(
-        "kept", fingerprint={"embedder": embedder.fingerprint}, settings={"keep_floats": True}
+        "kept", fingerprint=CollectionFingerprint(embedder.fingerprint), settings={"keep_floats": True}
     )
     with pytest.raises(InvalidInputError, match="with_floats"):
         kept.upsert_documents([make_item("a", "Cats purr.")])

@@ -12,6 +12,7 @@ import pytest
 
 from rag.embedding.fake import HashEmbedder
 from rag.errors import CollectionNotFoundError, CorruptStoreError
+from rag.fingerprint import CollectionFingerprint
 from rag.search import Searcher
 from rag.store import Collection, Library, schema
 from rag.store.collection import DB_FILE
@@ -21,7 +22,7 @@ PAGE = 4096  # SQLite's default page size; page 1 holds the header and the schem
 
 
 def _create(library: Library, embedder: HashEmbedder, name: str, make_item: MakeItem) -> Collection:
-    fingerprint = {"embedder": embedder.fingerprint, "chunker": FINGERPRINT_CHUNKER}
+    fingerprint = CollectionFingerprint(embedder.fingerprint, FINGERPRINT_CHUNKER)
     collection = library.create_collection(name, fingerprint=fingerprint)
     collection.upsert_documents([make_item("a", "Cats purr softly. Dogs bark loudly.")])
     return collection

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rag.embedding.fake import HashEmbedder
+from rag.fingerprint import CollectionFingerprint
 from rag.quantization import quantize_tanh
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord
@@ -27,7 +29,9 @@ def _metadata(i: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collection, dict[str, dict[str, Any]]]]:
     library = Library(tmp_path_factory.mktemp("filters"))
-    collection = library.create_collection("mixed", fingerprint={"embedder": {"dimensions": 16}})
+    collection = library.create_collection(
+        "mixed", fingerprint=CollectionFingerprint(HashEmbedder(16).fingerprint)
+    )
     vectors = quantize_tanh(np.random.default_rng(0).standard_normal((80, 16)).astype(np.float32))
     metadata = {f"m{i}": _metadata(i) for i in range(80)}
     items = [

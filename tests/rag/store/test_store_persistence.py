@@ -8,6 +8,7 @@ import pytest
 
 from rag.embedding.fake import HashEmbedder
 from rag.errors import CorruptStoreError
+from rag.fingerprint import CollectionFingerprint
 from rag.search import Searcher
 from rag.store import Collection, Library
 from rag.store.snapshot import FILENAME
@@ -86,7 +87,9 @@ def test_ivf_index_setting(
     tmp_path: Path, library: Library, embedder: HashEmbedder, make_item: MakeItem
 ) -> None:
     ivf = library.create_collection(
-        "ivf", fingerprint={"embedder": embedder.fingerprint}, settings={"index_type": "ivf", "ivf_nlist": 2}
+        "ivf",
+        fingerprint=CollectionFingerprint(embedder.fingerprint),
+        settings={"index_type": "ivf", "ivf_nlist": 2},
     )
     texts = {f"x{i}": f"word{i % 13} filler{i % 5} extra{i}." for i in range(120)}
     items = [make_item(k, v, {"n": i}) for i, (k, v) in enumerate(texts.items())]

@@ -5,8 +5,8 @@ each time). Model-only = ``embed_documents`` on exactly the same chunks in the s
 ratio shows what everything but the model costs (target: overhead under 10%). Runs interleave (model, e2e,
 e2e, model, ...) and medians are reported, with the machine's load before and after.
 
-    python bench/ingest.py                       # MiniLM, the sample corpus copied twice, 4 repeats
-    python bench/ingest.py --copies 8 --json     # more text; one JSON object on stdout
+    python bench/ingestion.py                       # MiniLM, the sample corpus copied twice, 4 repeats
+    python bench/ingestion.py --copies 8 --json     # more text; one JSON object on stdout
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,18 +24,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-# This script is named like the ``ingest`` package: drop its own folder from the import path first, or
-# ``import ingest`` would find this file.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
-
-from ingest.chunking import chunk_text  # noqa: E402
-from ingest.encoding import get_encoding  # noqa: E402
-from ingest.loaders import load_paths  # noqa: E402
-from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
-from rag.embedding.base import Embedder  # noqa: E402
-from rag.embedding.factory import load_embedder  # noqa: E402
-from rag.store import Library  # noqa: E402
-from rag.types import Embeddings  # noqa: E402
+from ingest.chunking import chunk_text
+from ingest.encoding import get_encoding
+from ingest.loaders import load_paths
+from ingest.pipeline import IngestOptions, Ingestor
+from rag.embedding.base import Embedder
+from rag.embedding.factory import ModelOptions, load_embedder
+from rag.fingerprint import EmbedderFingerprint
+from rag.store import Library
+from rag.types import Embeddings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "corpus"
 
@@ -46,7 +42,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     report: dict[str, Any] = {"calibration": _calibration(args)}
     embedder = load_embedder(
-        doc_model=args.model, query_model=args.model, dtype=args.dtype, torch_threads=args.threads
+        ModelOptions(
+            doc_model=args.model, query_model=args.model, dtype=args.dtype, torch_threads=args.threads
+        )
     )
     options = IngestOptions(batch_tokens=args.batch_tokens)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
@@ -145,7 +143,7 @@ class _TimedEmbedder(Embedder):
         return self.inner.dimensions
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> EmbedderFingerprint:
         return self.inner.fingerprint
 
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:

@@ -12,8 +12,8 @@ concurrency with a fixed number of requests per client. Three variants:
 Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
 layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw.
 
-    python bench/api.py                         # MiniLM, c = 1, 8, 32
-    python bench/api.py --requests 20 --json    # requests per client; one JSON object on stdout
+    python bench/http_api.py                         # MiniLM, c = 1, 8, 32
+    python bench/http_api.py --requests 20 --json    # requests per client; one JSON object on stdout
 """
 
 from __future__ import annotations
@@ -37,16 +37,14 @@ from typing import Any
 # gets the same policy. It must be set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# This script is named like the ``api`` package: drop its own folder from the import path first.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
-import httpx  # noqa: E402
+import httpx
 
-from ingest.loaders import SourceDocument  # noqa: E402
-from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
-from rag.embedding.factory import load_embedder  # noqa: E402
-from rag.search import Searcher  # noqa: E402
-from rag.store import Library  # noqa: E402
+from ingest.loaders import SourceDocument
+from ingest.pipeline import IngestOptions, Ingestor
+from rag.embedding.factory import ModelOptions, load_embedder
+from rag.search import Searcher
+from rag.store import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "corpus"
@@ -134,7 +132,7 @@ class _InProcess:
     """The corpus ingested into ``data``, and the same search the server runs, timed without HTTP."""
 
     def __init__(self, args: argparse.Namespace, data: Path) -> None:
-        self.embedder = load_embedder(doc_model=args.model, query_model=args.model)
+        self.embedder = load_embedder(ModelOptions(doc_model=args.model, query_model=args.model))
         self.library = Library(data)
         summary = Ingestor(self.library, self.embedder, IngestOptions()).ingest(
             _documents(), collection="default"
