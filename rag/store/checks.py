@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rag.errors import InvalidInputError
-from rag.store.vectors import Committed
+from rag.store.committed import Committed
 from rag.types import VECTOR_MODES, Embeddings, SearchMode
 
 

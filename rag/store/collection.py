@@ -25,9 +25,10 @@ from rag.errors import (
 )
 from rag.fingerprint import CollectionFingerprint
 from rag.store import checks, compaction, queries, schema, writes
+from rag.store.committed import committed_from
 from rag.store.lock import WriteLock
 from rag.store.rows import RowFiles
-from rag.store.vectors import VectorState, committed_from
+from rag.store.vectors import VectorState
 from rag.store.view import CollectionView
 from rag.types import (
     ChunkRecord,

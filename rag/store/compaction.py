@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.store import writes
+from rag.store.committed import Committed
 from rag.store.rows import RowFiles
-from rag.store.vectors import Committed
 from rag.types import Embeddings
 
 _BLOCK = 65536

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rag.errors import CorruptStoreError
 from rag.index import BinaryIndex
+from rag.store.committed import Committed
 from rag.store.rows import fsync_directory
-
-if TYPE_CHECKING:
-    from rag.store.vectors import Committed
 
 FILENAME = "index.snapshot"
 _HEADER_BYTES = 8

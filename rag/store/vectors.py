@@ -8,10 +8,8 @@ file (see ``snapshot.py``) only shortens the rebuild; SQLite stays the source of
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,50 +17,12 @@ import numpy as np
 from rag.errors import InvalidInputError
 from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
 from rag.store import snapshot
+from rag.store.committed import Committed
 from rag.store.lock import ReadWriteLock
-from rag.store.rows import RowFiles, RowViews
+from rag.store.rows import RowViews
 from rag.store.scoring import exact_cosine, rescore_top_k, top_k
 from rag.timing import elapsed_ms
 from rag.types import Embeddings, IdArray, Scored, SearchMode
-
-
-@dataclass(frozen=True)
-class Committed:
-    """What a read transaction sees of the vector bookkeeping (the ``meta`` table)."""
-
-    generation: int
-    rows: int
-    vector_generation: int
-    pruned_through: int
-    dimensions: int
-    keep_floats: bool
-    index_kind: str
-    nlist: int
-    nprobe: int
-
-    def files(self, directory: Path) -> RowFiles:
-        return RowFiles(directory, self.vector_generation, self.dimensions, keep_floats=self.keep_floats)
-
-    def layout(self) -> tuple[int, int, bool, str, int]:
-        """Everything that, when it changes, forces a rebuild rather than a catch-up (not nprobe: a search
-        parameter)."""
-        return (self.vector_generation, self.dimensions, self.keep_floats, self.index_kind, self.nlist)
-
-
-def committed_from(meta: dict[str, str]) -> Committed:
-    """The vector bookkeeping in the ``meta`` table (as ``writes.read_meta`` returns it)."""
-    settings = json.loads(meta["settings"])
-    return Committed(
-        generation=int(meta["generation"]),
-        rows=int(meta["rows_committed"]),
-        vector_generation=int(meta["vector_generation"]),
-        pruned_through=int(meta["pruned_through"]),
-        dimensions=int(meta["dimensions"]),
-        keep_floats=bool(settings.get("keep_floats", False)),
-        index_kind=str(settings.get("index_type", "flat")),
-        nlist=int(settings.get("ivf_nlist", 1024)),
-        nprobe=int(settings.get("ivf_nprobe", 16)),
-    )
 
 
 class VectorState:

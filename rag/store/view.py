@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 from rag.store import checks, queries, writes
-from rag.store.vectors import Committed, VectorState, committed_from
+from rag.store.committed import Committed, committed_from
+from rag.store.vectors import VectorState
 from rag.timing import elapsed_ms
 from rag.types import Embeddings, Hit, MetadataFilter, Scored, SearchMode
 

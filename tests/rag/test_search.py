@@ -231,3 +231,25 @@ def test_a_search_racing_a_delete_raises_collection_not_found(
     with pytest.raises(CollectionNotFoundError):  # and every later use of the stale handle
         searcher.search("cats", mode=mode)
     library.close()
+
+
+@pytest.mark.parametrize("mode", ["binary+int8", "bm25", "hybrid"])
+def test_a_search_reads_one_snapshot(
+    stored: tuple[Collection, Corpus], mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search, fusion settings and hydration share one read transaction, and the fingerprint is read
+    once per handle, not per query."""
+    collection, _ = stored
+    searcher = Searcher(collection, HashEmbedder(D))
+    transactions = 0
+    reading = Collection._reading
+
+    def counted(self: Collection) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return reading(self)
+
+    monkeypatch.setattr(Collection, "_reading", counted)
+    for _ in range(3):
+        searcher.search_embedded("word1 word2", _query(0), top_k=5, mode=mode)
+    assert transactions == 3

@@ -13,6 +13,7 @@ from rag.embedding.fake import HashEmbedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.errors import ConfigError, ModelLoadError
 from rag.settings import Settings
+from rag.types import DocumentMode
 
 
 def test_fake_spec_gives_the_hash_embedder() -> None:
@@ -88,3 +89,15 @@ def test_settings_choose_the_models(checkpoints: dict[str, Path]) -> None:
     settings = Settings(doc_model=folder, query_model=folder, device="cpu", dimensions=16)
     embedder = load_embedder_from_settings(settings)
     assert embedder.dimensions == 16 and embedder.fingerprint.document_mode == "isolated"
+
+
+def test_contextual_mode_belongs_to_the_document_model(checkpoints: dict[str, Path]) -> None:
+    # The design's default pair, with the mode set explicitly: the v1 query model must not be checked.
+    context, v1 = str(checkpoints["context"]), str(checkpoints["v1"])
+    options = ModelOptions(
+        doc_model=context, query_model=v1, document_mode=DocumentMode.CONTEXTUAL, device="cpu"
+    )
+    paired = load_embedder(options)
+    assert paired.fingerprint.document_mode == "contextual"
+    with pytest.raises(ConfigError, match="context model as the document model"):
+        load_embedder(ModelOptions(doc_model=v1, query_model=v1, document_mode=DocumentMode.CONTEXTUAL))
