@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import CorruptStoreError, InvalidInputError
+from rag.types import IdArray
 
-IdArray = npt.NDArray[np.int64]
 INDEX_KINDS = ("flat", "ivf")
 # IVF k-means wants ~39 points per list; below that a flat scan is both faster and exact.
 IVF_POINTS_PER_LIST = 39
