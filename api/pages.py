@@ -1,0 +1,57 @@
+"""The pages a browser opens: the playground at ``/`` and the API docs at ``/docs`` and ``/redoc``.
+
+Everything they load comes from this server: the playground's HTML, CSS and JavaScript ship in
+``api/static/``, the Swagger UI and ReDoc bundles in the ``fastapi-offline`` package (the ``api`` extra;
+``swagger-ui-bundle`` has no ReDoc). FastAPI's own docs pages load both from a CDN, so they are switched
+off in ``create_app`` and replaced here. No page needs a key: the playground asks for one when the API does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+PLAYGROUND_DIR = Path(__file__).parent / "static"
+DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+PLAYGROUND_URL = "/static/playground"
+DOCS_ASSETS_URL = "/static/docs"
+# Swagger UI sends the spec to validator.swagger.io for its badge unless told not to.
+SWAGGER_PARAMETERS = {"validatorUrl": None}
+
+
+def install_pages(app: FastAPI) -> None:
+    """Mount the static folders and add the page routes (left out of the OpenAPI document)."""
+    app.mount(PLAYGROUND_URL, StaticFiles(directory=PLAYGROUND_DIR), name="playground")
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    favicon = f"{DOCS_ASSETS_URL}/favicon.png"
+
+    @app.get("/", include_in_schema=False)
+    async def playground() -> FileResponse:
+        return FileResponse(PLAYGROUND_DIR / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            swagger_ui_parameters=SWAGGER_PARAMETERS,
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
