@@ -8,18 +8,23 @@ off in ``create_app`` and replaced here. No page needs a key: the playground ask
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 PLAYGROUND_DIR = Path(__file__).parent / "static"
 DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 PLAYGROUND_URL = "/static/playground"
 DOCS_ASSETS_URL = "/static/docs"
+REDOC_JS_URL = "/static/redoc/redoc.standalone.js"
+# ReDoc's sidebar shows a logo from its CDN; an empty image takes its place (the link text stays).
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
 # Swagger UI sends the spec to validator.swagger.io for its badge unless told not to.
 SWAGGER_PARAMETERS = {"validatorUrl": None}
 
@@ -30,6 +35,10 @@ def install_pages(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     favicon = f"{DOCS_ASSETS_URL}/favicon.png"
+
+    @app.get(REDOC_JS_URL, include_in_schema=False)
+    async def redoc_js() -> Response:
+        return Response(offline_redoc_bundle(), media_type="text/javascript")
 
     @app.get("/", include_in_schema=False)
     async def playground() -> FileResponse:
@@ -51,7 +60,14 @@ def install_pages(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_js_url=REDOC_JS_URL,
             redoc_favicon_url=favicon,
             with_google_fonts=False,
         )
+
+
+@cache
+def offline_redoc_bundle() -> bytes:
+    """fastapi-offline's ReDoc bundle with its one remote asset (the sidebar logo) replaced."""
+    bundle = (DOCS_ASSETS_DIR / "redoc.standalone.js").read_bytes()
+    return bundle.replace(REDOC_CDN_LOGO, EMPTY_IMAGE)

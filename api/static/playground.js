@@ -5,6 +5,7 @@
 (() => {
   const KEY_STORAGE = "pplx-rag-api-key"; // sessionStorage: the key lives and dies with this tab
   const JOB_POLL_MS = 250;
+  const NEIGHBOUR_CHARS = 240;
   const $ = (id) => document.getElementById(id);
   const documents = new Map(); // "collection\u0000id" -> Promise of the document with its chunks
 
@@ -151,7 +152,7 @@
 
   function showTimings(timings, roundTrip) {
     const stages = Object.entries(timings)
-      .filter(([stage]) => stage !== "total")
+      .filter(([stage, ms]) => stage !== "total" && ms > 0) // stages a mode skips report 0
       .map(([stage, ms]) => `${stage} ${ms.toFixed(1)}`);
     const total = timings.total === undefined ? "" : ` · total ${timings.total.toFixed(1)} ms`;
     $("timings").textContent = `${stages.join(" · ")}${total} · round trip ${roundTrip.toFixed(0)} ms`;
@@ -192,6 +193,19 @@
     return documents.get(cacheKey);
   }
 
+  // A neighbour is shown in part, cut at a word: enough to read the hit in its place, short enough to scan.
+  function head(text) {
+    if (text.length <= NEIGHBOUR_CHARS) return text;
+    const cut = text.lastIndexOf(" ", NEIGHBOUR_CHARS);
+    return text.slice(0, cut > 0 ? cut : NEIGHBOUR_CHARS) + " …";
+  }
+
+  function tail(text) {
+    if (text.length <= NEIGHBOUR_CHARS) return text;
+    const cut = text.indexOf(" ", text.length - NEIGHBOUR_CHARS);
+    return "… " + text.slice(cut > 0 ? cut + 1 : text.length - NEIGHBOUR_CHARS);
+  }
+
   // Chunks do not overlap and only whitespace lies between them, so a chunk's neighbours are its context.
   async function withNeighbours(collection, hit, passage) {
     try {
@@ -200,9 +214,9 @@
       const at = chunks.findIndex((c) => c.char_start === hit.char_start);
       if (at < 0) return;
       const nodes = [];
-      if (at > 0) nodes.push(element("span", chunks[at - 1].text + "\n", "neighbour"));
+      if (at > 0) nodes.push(element("span", tail(chunks[at - 1].text) + "\n", "neighbour"));
       nodes.push(element("mark", chunks[at].text));
-      if (at + 1 < chunks.length) nodes.push(element("span", "\n" + chunks[at + 1].text, "neighbour"));
+      if (at + 1 < chunks.length) nodes.push(element("span", "\n" + head(chunks[at + 1].text), "neighbour"));
       passage.replaceChildren(...nodes);
       passage.dataset.neighbours = "loaded";
     } catch (error) {
@@ -300,8 +314,8 @@
     try {
       const { status, data } = await api("POST", `/v1/collections/${encodeURIComponent(collection)}/documents`, form);
       const report = status === 202 ? await followJob(data.url) : data;
-      progress.max = 1;
-      progress.value = 1;
+      if (status !== 202) progress.max = 1;
+      progress.value = progress.max;
       showReport(report, collection);
       $("upload-form").reset();
       loadCollections();
