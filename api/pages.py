@@ -25,6 +25,11 @@ REDOC_JS_URL = "/static/redoc/redoc.standalone.js"
 # ReDoc's sidebar shows a logo from its CDN; an empty image takes its place (the link text stays).
 REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+# The playground needs nothing but its own files and the API: the browser refuses anything else.
+PLAYGROUND_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # Swagger UI sends the spec to validator.swagger.io for its badge unless told not to.
 SWAGGER_PARAMETERS = {"validatorUrl": None}
 
@@ -42,7 +47,8 @@ def install_pages(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def playground() -> FileResponse:
-        return FileResponse(PLAYGROUND_DIR / "index.html", media_type="text/html")
+        headers = {"Content-Security-Policy": PLAYGROUND_POLICY}
+        return FileResponse(PLAYGROUND_DIR / "index.html", media_type="text/html", headers=headers)
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

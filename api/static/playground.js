@@ -226,13 +226,18 @@
 
   // --- The whole document --------------------------------------------------------------------------
 
+  let documentOpener = null; // the link that opened the document panel gets the focus back
+
   async function showDocumentFromHash() {
     const params = new URLSearchParams(location.hash.slice(1));
     const panel = $("document-panel");
     if (!params.get("id")) {
       panel.hidden = true;
+      if (documentOpener && documentOpener.isConnected) documentOpener.focus();
+      documentOpener = null;
       return;
     }
+    if (document.activeElement && document.activeElement.tagName === "A") documentOpener = document.activeElement;
     const start = Number(params.get("start"));
     panel.hidden = false;
     $("document-text").replaceChildren();

@@ -61,7 +61,7 @@ def start_browser(profile: Path, *, width: int = 1280, height: int = 1000) -> An
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={width},{height}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver_path = CHROMEDRIVER if CHROMEDRIVER.exists() else Path(shutil.which("chromedriver") or "")
     return webdriver.Chrome(service=Service(str(driver_path)), options=options)
 
@@ -86,6 +86,16 @@ def assert_only_loopback(sent: list[dict[str, Any]], base_url: str) -> None:
     ]
     assert sent, "the performance log recorded no request at all"
     assert outside == [], f"requests left loopback: {outside}"
+
+
+def page_errors(driver: Any) -> list[str]:
+    """Script errors and refused loads (CSP) in the console since the last call. The console also reports
+    each HTTP error answer (the 401s and 404s some tests expect); those are not errors of the page."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]
+    ]
 
 
 def wait_for(

@@ -43,6 +43,11 @@ def test_pages_load_every_asset_from_this_server_without_a_key(keyed_client: Tes
         )  # the API still needs one
 
 
+def test_the_playground_page_forbids_loading_from_anywhere_else(client: TestClient) -> None:
+    policy = client.get("/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "http" not in policy
+
+
 def test_the_playground_names_no_remote_url() -> None:
     for path in PLAYGROUND_DIR.iterdir():
         assert not REMOTE.search(path.read_text(encoding="utf-8")), path.name

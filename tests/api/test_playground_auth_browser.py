@@ -12,6 +12,7 @@ import pytest
 from tests.api.browser import (
     assert_only_loopback,
     missing_browser_reason,
+    page_errors,
     requests_sent,
     screenshot,
     text_of,
@@ -85,6 +86,7 @@ def test_without_a_key_the_page_asks_for_one_and_a_valid_key_works(
     stored = browser.execute_script("return [sessionStorage.length, localStorage.length, document.cookie]")
     assert stored == [1, 0, ""], "the key must live in this tab's sessionStorage and nowhere else"
     assert_only_loopback(sent, server.url)
+    assert page_errors(browser) == []
 
     browser.get(server.url + "/")  # a reload in the same tab keeps the key
     wait_for(browser, lambda d: "docs" in text_of(d, "collection"), "the key did not survive a reload")

@@ -20,6 +20,7 @@ from tests.api.browser import (
     assert_only_loopback,
     contrast_ratio,
     missing_browser_reason,
+    page_errors,
     requests_sent,
     screenshot,
     text_of,
@@ -129,7 +130,16 @@ def test_a_query_shows_hits_highlighted_in_their_neighbours_with_timings(
     assert browser.find_element("css selector", "#document-text mark").text == marked
     assert len(text_of(browser, "document-text")) > len(passage.text)
     screenshot(browser, tmp_path, "document")
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()  # closes the document, back to the hit's link
+    wait_for(
+        browser, lambda d: not d.find_element("id", "document-panel").is_displayed(), "Escape did nothing"
+    )
+    assert browser.switch_to.active_element == first.find_element("css selector", "a.hit-title")
     assert_only_loopback(requests_sent(browser), server.url)
+    assert page_errors(browser) == []
 
 
 def test_the_context_packing_of_the_same_query_is_shown_with_its_token_count(
@@ -165,6 +175,7 @@ def test_switching_mode_changes_the_request_and_the_stages(
     assert "hamming" in text_of(browser, "timings")
     screenshot(browser, tmp_path, "binary")
     assert_only_loopback(sent, server.url)
+    assert page_errors(browser) == []
 
 
 def test_an_upload_shows_its_job_and_then_its_documents_are_found(
@@ -199,6 +210,7 @@ def test_an_upload_shows_its_job_and_then_its_documents_are_found(
     search(browser, "how many grey herons are counted at the lagoon?")
     assert "heron-survey.md" in browser.find_element("css selector", "#hits .hit .meta").text
     assert_only_loopback(sent + requests_sent(browser), server.url)
+    assert page_errors(browser) == []
 
 
 def test_docs_and_redoc_render_their_operations_offline(
@@ -223,6 +235,7 @@ def test_docs_and_redoc_render_their_operations_offline(
     assert "Search a collection" in browser.find_element("tag name", "body").text
     screenshot(browser, tmp_path, "redoc")
     assert_only_loopback(requests_sent(browser), server.url)
+    assert page_errors(browser) == []
 
 
 def test_controls_are_labelled_text_is_legible_and_tabbing_follows_the_page(
