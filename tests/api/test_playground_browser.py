@@ -158,6 +158,7 @@ def test_the_context_packing_of_the_same_query_is_shown_with_its_token_count(
         "query": "how do I rotate API keys?", "collection": "default", "top_k": 3, "mode": "hybrid",
         "max_tokens": 2000,
     }  # fmt: skip
+    browser.execute_script("document.getElementById('context-heading').scrollIntoView()")
     screenshot(browser, tmp_path, "context")
 
 
