@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian's chromium and its driver, for the browser tests (tests/api/test_playground*_browser.py).
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium
 # Where `make run` keeps its collections; override with `make run DATA=...`.
 DATA ?= data
 HOST ?= 127.0.0.1
@@ -15,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help install run test check format cov eval bench clean
+.PHONY: help install browser run test check format cov eval bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,13 +35,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project (torch pinned to the CPU build).
 
+# apt's chromium, never a downloaded browser; CI runs as root on Debian. Elsewhere the browser tests skip,
+# saying why, until someone installs the two packages.
+$(CHROMIUM_STAMP):
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+				chromium chromium-driver; \
+		else \
+			echo "chromium is missing: run 'apt-get install chromium chromium-driver' as root" \
+				"(the browser tests skip until then)" >&2; \
+		fi; \
+	fi
+	@if [ -x $(CHROMIUM) ]; then mkdir -p $(VENV) && touch $@; fi
+
+browser: $(CHROMIUM_STAMP) ## Install Debian's chromium and chromium-driver for the browser tests (root, apt).
+
 run: $(STAMP) ## Ingest the bundled sample corpus with the offline model and serve it on 127.0.0.1:8000.
 	RAG_DOC_MODEL=$(OFFLINE_MODEL) RAG_QUERY_MODEL=$(OFFLINE_MODEL) $(BIN)/rag --data-dir $(DATA) \
 		ingest samples/corpus --collection default
 	RAG_DOC_MODEL=$(OFFLINE_MODEL) RAG_QUERY_MODEL=$(OFFLINE_MODEL) $(BIN)/rag --data-dir $(DATA) \
 		serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) ## Run the whole test suite.
+test: $(STAMP) $(CHROMIUM_STAMP) ## Run the whole test suite (installs chromium for the browser tests).
 	$(BIN)/python -m pytest -q
 
 check: $(STAMP) ## Lint, format check and type check.

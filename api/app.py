@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
+from api.pages import install_pages
 from api.routes import collections, documents, embeddings, health, jobs, search
 from api.state import AppState
 from rag.embedding.base import Embedder
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's docs pages load from a CDN; api.pages serves them offline
+        redoc_url=None,
     )
     app.state.rag = state
     install_error_handlers(app)
@@ -102,4 +105,5 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
     for module in (search, collections, documents, jobs, embeddings, health):
         app.include_router(module.router)
+    install_pages(app)
     return app

@@ -6,11 +6,13 @@ Runs, on the full sets:
   questions (the set has no train split; the sweep table shows every weight, so the default can be read
   off it as well).
 
-Prints a markdown report and writes it to ``bench/results/eval.md`` (the JSON beside it). Collections are
+Prints a markdown report and writes it to ``bench/results/eval.md`` (the JSON beside it), and PNG plots
+(``eval-modes.png``, ``eval-rescore.png``, ``eval-hybrid.png``) to ``docs/`` (``--plots DIR``; matplotlib from
+the ``plot`` or ``dev`` extra; ``--plots ''`` skips them). Collections are
 kept under ``data/eval`` (``RAG_EVAL_DATA_DIR``), so a second run embeds nothing. Data comes from
 ``RAG_SHARED_DATA`` or ``../shared/data``.
 
-    .venv/bin/python bench/eval.py [--limit-queries N] [--limit-docs N] [--sets scifact covidqa]
+    .venv/bin/python bench/eval.py [--limit-queries N] [--limit-docs N] [--sets scifact covidqa] [--plots DIR]
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ingest.evaluation import EvalConfig, evaluate_dataset
-from ingest.evaluation_report import describe, modes_table, sweep_table
+from ingest.evaluation_plots import require_matplotlib, write_plots
+from ingest.evaluation_report import describe, modes_table, rescore_table, sweep_table
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import ModelOptions, load_embedder
+from rag.errors import ConfigError
 from rag.fusion import DEFAULT_HYBRID
 from rag.store import Library
 
@@ -83,6 +87,12 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         parts.append(describe(result))
         if result["hybrid"].get("tuned_on_evaluated_queries"):
             parts.append("The weight was tuned on the evaluated queries themselves (no train split).")
+        rescore = rescore_table(result)
+        if rescore:
+            reference = result["rescore"]["reference"]
+            parts.append(
+                f"binary+int8 at each rescore multiplier (retention: share of {reference}):\n\n{rescore}"
+            )
         sweep = sweep_table(result)
         if sweep:
             parts.append("Fusion sweep on the evaluated queries (convex@w: w = dense share):\n\n" + sweep)
@@ -97,7 +107,13 @@ def main() -> None:
     parser.add_argument("--limit-queries", type=int, default=None)
     parser.add_argument("--limit-docs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "eval.md")
+    parser.add_argument("--plots", default=str(REPO / "docs"), help="folder for the PNG plots ('' for none)")
     args = parser.parse_args()
+    if args.plots:
+        try:
+            require_matplotlib()  # fail now, not after half an hour of evaluation
+        except ConfigError as exc:
+            sys.exit(f"error: {exc.message}")
     results = run(args)
     text = report(
         results, "make eval" if len(sys.argv) == 1 else "python bench/eval.py " + " ".join(sys.argv[1:])
@@ -107,6 +123,9 @@ def main() -> None:
     args.out.write_text(text, encoding="utf-8")
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"written to {args.out}", file=sys.stderr)
+    if args.plots:
+        for path in write_plots(results, Path(args.plots)):
+            print(f"plot: {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

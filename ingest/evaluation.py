@@ -24,6 +24,7 @@ from ingest.evaluation_modes import (
     hybrid_report,
     tune_hybrid,
 )
+from ingest.evaluation_rescore import RESCORE_MODE, rescore_sweep
 from ingest.loaders import SourceDocument
 from ingest.pipeline import IngestOptions, Ingestor, IngestSummary
 from rag.embedding.base import Embedder
@@ -122,6 +123,12 @@ def evaluate_dataset(
     report, lists = evaluate_modes(searcher, embedder, dataset, modes, doc_top_k=doc_top_k, progress=progress)
     result = _result(collection, dataset, document_mode, report, lists, summary, tuned)
     result["doc_top_k"] = doc_top_k
+    if RESCORE_MODE in modes:
+        if progress:
+            progress(f"{dataset.name}: {RESCORE_MODE} at each rescore multiplier")
+        rescore = rescore_sweep(searcher, embedder, dataset, report, doc_top_k=doc_top_k)
+        if rescore is not None:
+            result["rescore"] = rescore
     return result
 
 

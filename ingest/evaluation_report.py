@@ -56,6 +56,23 @@ def sweep_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rescore_table(result: dict[str, Any]) -> str:
+    """``binary+int8`` at each rescore multiplier: the measures and their retention of the exact mode's."""
+    sweep = result.get("rescore")
+    if not sweep:
+        return ""
+    rows = sweep["multipliers"]
+    metrics = [key for key in ("ndcg@10", "answer_hit@10") if key in rows[0]]
+    header = ["multiplier", *metrics, *(f"retention {key}" for key in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for row in rows:
+        kept = [row.get(f"retention_{key}") for key in metrics]
+        cells = [str(row["multiplier"]), *(_number(row[key]) for key in metrics)]
+        cells += ["–" if value is None else f"{value:.1%}" for value in kept]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def describe(result: dict[str, Any]) -> str:
     """A few lines on what was measured and how the hybrid weight was chosen."""
     hybrid = result.get("hybrid", {}).get("settings", {})

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ingest.cli.app import app, state
 from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.evaluation_modes import EVAL_MODES
-from ingest.evaluation_report import describe, modes_table, sweep_table
+from ingest.evaluation_plots import require_matplotlib, write_plots
+from ingest.evaluation_report import describe, modes_table, rescore_table, sweep_table
 from ingest.evaluation_tuning import DENSE_MODE, LEXICAL_MODE
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import load_embedder_from_settings
@@ -56,6 +57,10 @@ def eval_command(
         typer.Option("--mode", help=f"Only these search modes (repeatable): {', '.join(SEARCH_MODES)}."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write PNG plots into this folder (needs matplotlib: the plot extra)."),
+    ] = None,
 ) -> None:
     """Measure nDCG@10, Recall@10/100, MRR@10 (and answer-span hits) of each search mode.
 
@@ -66,7 +71,11 @@ def eval_command(
         rag eval ../shared/data/scifact --tune
 
         rag eval ../shared/data/covidqa --context off --limit-queries 50 --json
+
+        rag eval ../shared/data/scifact --plot plots/
     """
+    if plot is not None:
+        require_matplotlib()  # before the long run, not after it
     settings = state(ctx).settings
     if context is not None:
         mode = "contextual" if context is Context.on else "isolated"
@@ -91,9 +100,21 @@ def eval_command(
         library.close()
     if as_json:
         typer.echo(json.dumps(result))
-        return
+    else:
+        _print_report(result)
+    if plot is not None:
+        for path in write_plots([result], plot):
+            typer.echo(f"plot: {path}", err=True)
+
+
+def _print_report(result: dict[str, Any]) -> None:
     typer.echo(describe(result) + "\n")
     typer.echo(modes_table([result]) + "\n")
+    rescore = rescore_table(result)
+    if rescore:
+        reference = result["rescore"]["reference"]
+        typer.echo(f"binary+int8 at each rescore multiplier (retention: share of {reference}):\n")
+        typer.echo(rescore + "\n")
     sweep = sweep_table(result)
     if sweep:
         typer.echo(

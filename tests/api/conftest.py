@@ -164,3 +164,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = keyed_server(tmp_path_factory.mktemp("live-data"))
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless chromium per test module, with a fresh profile (skips where chromium is absent)."""
+    from tests.api.browser import require_browser, start_browser
+
+    require_browser()
+    driver = start_browser(tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield driver
+    finally:
+        driver.quit()
