@@ -3,7 +3,8 @@ the text an LLM reads, numbered so that it can cite ``[n]``.
 
 A **result id** names one retrieved chunk across collections: ``<collection>/<document_id>#<chunk_id>``.
 Collection names hold no ``/`` and chunk ids are integers, so the id splits at the first ``/`` and the
-last ``#`` even when a document id contains both.
+last ``#`` even when a document id contains both. ``fetch`` reads its ``id`` as a result id unless it is
+given a ``collection``; then ``id`` is a document id of that collection (see ``split_document_id``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas import NAME_PATTERN
-from rag.errors import InvalidInputError
 
 _RESULT_ID = re.compile(rf"^(?P<collection>{NAME_PATTERN.strip('^$')})/(?P<document>.+)#(?P<chunk>\d+)$")
 
@@ -101,14 +101,12 @@ class CollectionsOutput(BaseModel):
 
 
 def split_document_id(value: str, collection: str | None) -> tuple[str, str, int | None]:
-    """The collection, document id and (for a result id) chunk id that ``fetch``'s ``id`` names."""
+    """The collection, document id and chunk id (``None`` for a document id) that ``fetch`` reads.
+
+    With ``collection`` given, ``value`` is a document id of that collection, whatever it looks like;
+    without it, a result id, or else a document id of ``default``.
+    """
+    if collection is not None:
+        return collection, value, None
     parsed = parse_result_id(value)
-    if parsed is None:
-        return collection or "default", value, None
-    named, document_id, chunk_id = parsed
-    if collection is not None and collection != named:
-        raise InvalidInputError(
-            f"the result id names the collection {named!r} but collection={collection!r} was given; "
-            "leave collection out for a result id."
-        )
-    return named, document_id, chunk_id
+    return parsed if parsed is not None else ("default", value, None)

@@ -43,9 +43,9 @@ float-exact. filter matches document metadata: {"key": value}, {"key": {"$in": [
 {"key": {"$gte": 1}}."""
 
 FETCH_DESCRIPTION = """\
-Read one whole document with its metadata. id is a result id from search
-(<collection>/<document_id>#<chunk_id>; the named chunk's span is reported) or a plain document id,
-read from collection (default "default")."""
+Read one whole document with its metadata. Pass id = a result id from search
+(<collection>/<document_id>#<chunk_id>; the named chunk's span is reported) and no collection; or pass
+collection and id = a document id of that collection."""
 
 
 def principal_of(ctx: Context[Any, Any]) -> Principal:
@@ -112,7 +112,9 @@ def build_server(
     async def fetch(
         id: Annotated[str, Field(description="A result id from search, or a document id.")],
         ctx: Context[Any, Any],
-        collection: Annotated[str | None, Field(description="For a document id (default: default).")] = None,
+        collection: Annotated[
+            str | None, Field(description="Only with a document id: its collection (none for a result id).")
+        ] = None,
     ) -> Annotated[CallToolResult, FetchOutput]:
         try:
             output = await tools.fetch(state, principal_of(ctx), id, collection)

@@ -20,6 +20,7 @@ from api.mcp.models import (
     SearchOutput,
     SearchResultItem,
     citation,
+    parse_result_id,
     result_id,
     split_document_id,
 )
@@ -124,7 +125,13 @@ def _fetch(
 async def fetch(state: AppState, principal: Principal, value: str, collection: str | None) -> FetchOutput:
     name, document_id, chunk_id = split_document_id(value, collection)
     principal.require_collection(name)
-    return await run_in_threadpool(_fetch, state, value, name, document_id, chunk_id)
+    try:
+        return await run_in_threadpool(_fetch, state, value, name, document_id, chunk_id)
+    except DocumentNotFoundError as exc:
+        if collection is not None and parse_result_id(value) is not None:
+            hint = " (to fetch a result id, leave collection out)"
+            raise DocumentNotFoundError(exc.message.rstrip(".") + hint + ".") from None
+        raise
 
 
 async def collections(state: AppState, principal: Principal) -> CollectionsOutput:
