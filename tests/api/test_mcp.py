@@ -91,7 +91,8 @@ def test_search_answers_numbered_text_and_the_same_hits_as_rest(seeded: LiveServ
 
 
 def test_fetch_reads_a_document_by_result_id_or_document_id(seeded: LiveServer) -> None:
-    found = call(seeded.url, "reader", "search", {"query": "refunds card", "filter": {"topic": "refunds"}})
+    refunds = {"suite": SUITE, "topic": "refunds"}
+    found = call(seeded.url, "reader", "search", {"query": "refunds card", "filter": refunds})
     hit = found.structured_content["results"][0]
     assert hit["document_id"] == f"{SUITE}/refunds#2024"  # a document id holding "/" and "#"
     by_result = call(seeded.url, "reader", "fetch", {"id": hit["id"]})
