@@ -6,13 +6,16 @@ import asyncio
 
 import pytest
 
+from api.errors import STATUS_BY_ERROR_TYPE
 from rag.client import AsyncRagClient, RagClient
+from rag.client.calls import error_for
 from rag.errors import (
     ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
     NotReadyError,
+    RagError,
     UnauthorizedError,
 )
 from tests.api.conftest import KEYS, LiveServer, free_port
@@ -121,3 +124,14 @@ def test_client_context_answers_a_budgeted_context_with_citations(seeded: LiveSe
     assert first.document_id == f"{SUITE}/guide/keys.md" and first.title == "Key rotation"
     assert first.chunk_ids and first.char_end > first.char_start
     assert "Rotate the signing keys every ninety days" in result.context
+
+
+# Server error types with no error class of their own: the nearest one (or the base) stands in.
+APPROXIMATED = {"payload_too_large": "validation_error", "method_not_allowed": "internal_error"}
+
+
+@pytest.mark.parametrize("error_type", sorted(STATUS_BY_ERROR_TYPE))
+def test_every_error_type_the_server_answers_maps_to_its_error_class(error_type: str) -> None:
+    error = error_for(error_type, "the sentence.")
+    assert isinstance(error, RagError) and error.message == "the sentence."
+    assert error.error_type == APPROXIMATED.get(error_type, error_type)

@@ -90,6 +90,19 @@ def test_search_answers_numbered_text_and_the_same_hits_as_rest(seeded: LiveServ
     assert f"id: {top['id']}" in text and top["text"] in text
 
 
+def _cache_misses(server: LiveServer) -> float:
+    for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
+        if line.startswith('rag_query_cache_total{result="miss"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_search_goes_through_the_services_query_batcher(seeded: LiveServer) -> None:
+    before = _cache_misses(seeded)
+    call(seeded.url, "reader", "search", {"query": f"a query never asked before {before}"})
+    assert _cache_misses(seeded) == before + 1  # the REST batcher's cache saw it: one model, one path
+
+
 def test_fetch_reads_a_document_by_result_id_or_document_id(seeded: LiveServer) -> None:
     refunds = {"suite": SUITE, "topic": "refunds"}
     found = call(seeded.url, "reader", "search", {"query": "refunds card", "filter": refunds})
@@ -223,6 +236,26 @@ def test_rag_mcp_over_stdio_searches_fetches_and_lists(stdio_data: Path) -> None
     assert listed.structured_content["collections"] == [
         {"name": "default", "documents": 2, "chunks": 2, "error": None}
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_rag_mcp_over_stdio_with_the_offline_minilm(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "refunds.md").write_text("# Refunds\n\nRefunds are paid within thirty days.\n")
+    (tmp_path / "docs" / "keys.md").write_text("# Keys\n\nRotate API keys every ninety days.\n")
+    model = "all-minilm-l6-v2"
+    assert rag(tmp_path / "data", model, "ingest", str(tmp_path / "docs")).exit_code == 0
+    env = stdio_env(tmp_path / "data") | {"RAG_DOC_MODEL": model, "RAG_QUERY_MODEL": model}
+    params = StdioServerParameters(command=RAG_MCP[0], args=RAG_MCP[1:], env=env, cwd=str(REPO_ROOT))
+
+    async def session() -> Any:
+        async with Client(params) as client:
+            question = "how long until I get my money back?"
+            return await client.call_tool("search", {"query": question, "top_k": 1})
+
+    found = asyncio.run(session())
+    assert found.structured_content["results"][0]["document_id"] == "refunds.md"
 
 
 def test_rag_mcp_writes_nothing_but_protocol_on_stdout(stdio_data: Path) -> None:
