@@ -103,8 +103,15 @@ def build_server(
         filter: Annotated[dict[str, Any] | None, Field(description="Metadata filter, ANDed.")] = None,
     ) -> Annotated[CallToolResult, SearchOutput]:
         try:
-            arguments = {"query": query, "collection": collection, "top_k": top_k, "mode": mode}
-            output = await tools.search(state, principal_of(ctx), **arguments, filter=filter)
+            output = await tools.search(
+                state,
+                principal_of(ctx),
+                query=query,
+                collection=collection,
+                top_k=top_k,
+                mode=mode,
+                filter=filter,
+            )
         except RagError as exc:
             raise _tool_error(exc) from None
         return _result(output, text.search_text(output))
