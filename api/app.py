@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
 from api.pages import install_pages
 from api.routes import collections, documents, embeddings, health, jobs, search
@@ -32,7 +33,8 @@ Retrieval on contextual chunk embeddings: add documents to collections, search t
 and embed texts with the same wire format as the hosted pplx-embed API.
 
 Errors always answer `{"error": "...", "error_type": "..."}`. With API keys configured, every route
-but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <key>`.
+but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <key>`. `/mcp` serves the same
+collections to MCP clients (streamable HTTP; see docs/api.md).
 """
 
 TAGS = [
@@ -81,7 +83,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.start()
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             await state.close()
 
@@ -105,5 +108,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
     for module in (search, collections, documents, jobs, embeddings, health):
         app.include_router(module.router)
+    mcp_sessions = mount_mcp(app, state, version=package_version())
     install_pages(app)
     return app

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     batch_max_queries: int = Field(32, ge=1, description="Largest query batch of the dynamic batcher.")
     batch_wait_ms: float = Field(5.0, ge=0, description="Longest wait for more queries to batch.")
     query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in the LRU cache.")
+    mcp_allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host headers /mcp accepts (JSON list; 'name' or 'name:*'; ['*'] turns the check off). "
+        "None: loopback and RAG_HOST.",
+    )
 
     @field_validator("chunk_max_tokens")
     @classmethod

@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "search_cmd",
     "collections_cmd",
     "serve_cmd",
+    "mcp_cmd",
     "eval_cmd",
 )
 

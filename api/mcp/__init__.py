@@ -1,0 +1,1 @@
+"""The MCP server: ``server`` (tools), ``http`` (``/mcp`` in ``rag serve``), ``stdio`` (``rag mcp``)."""
