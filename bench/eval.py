@@ -34,11 +34,16 @@ from rag.embedding.factory import ModelOptions, load_embedder
 from rag.errors import ConfigError
 from rag.fusion import DEFAULT_HYBRID
 from rag.store import Library
+from rag.types import DocumentMode
 
 REPO = Path(__file__).resolve().parents[1]
 
 MODEL = "all-minilm-l6-v2"
-RUNS = (("scifact", "isolated"), ("covidqa", "isolated"), ("covidqa", "contextual"))
+RUNS = (
+    ("scifact", DocumentMode.ISOLATED),
+    ("covidqa", DocumentMode.ISOLATED),
+    ("covidqa", DocumentMode.CONTEXTUAL),
+)
 
 
 def data_root() -> Path:

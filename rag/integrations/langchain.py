@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from rag.client import AsyncRagClient, RagClient, SearchResults
 from rag.integrations.hits import hit_id, hit_metadata
@@ -32,13 +32,21 @@ class RagRetriever(BaseRetriever):
     base_url: str
     collection: str = "default"
     top_k: int = Field(10, ge=1, le=1000)
-    api_key: SecretStr | None = None
+    # A plain string is accepted (and kept as a SecretStr, so it never shows in a repr).
+    api_key: SecretStr | str | None = None
     mode: str | None = None
     filter: dict[str, Any] | None = None
     timeout: float = 30.0
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        return SecretStr(value) if isinstance(value, str) else value
+
     def _key(self) -> str | None:
-        return None if self.api_key is None else self.api_key.get_secret_value()
+        if isinstance(self.api_key, SecretStr):
+            return self.api_key.get_secret_value()
+        return self.api_key
 
     def _options(self) -> dict[str, Any]:
         return {"collection": self.collection, "top_k": self.top_k, "mode": self.mode, "filter": self.filter}

@@ -51,7 +51,7 @@ def test_documents_without_an_id_get_one_from_their_text(client: TestClient) -> 
 
 
 def test_file_uploads_use_the_loaders(client: TestClient) -> None:
-    files = [
+    files: list[tuple[str, tuple[str, bytes] | tuple[str, bytes, str]]] = [
         ("files", ("guide.md", b"# Setup\n\nInstall the package, then run it.", "text/markdown")),
         ("files", ("notes.jsonl", b'{"id": "n1", "text": "first note"}\n{"id": "n2", "text": "second"}\n')),
         ("files", ("broken.pdf", b"%PDF-1.4 not really a pdf")),

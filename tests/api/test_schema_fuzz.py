@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,7 +60,7 @@ def test_no_request_gets_a_server_error(api_schema: schemathesis.BaseSchema, lab
     @settings(
         max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         case.call_and_validate(headers=bearer("admin"), checks=[not_a_server_error], timeout=30)
 
     check()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +14,7 @@ from rag.embedding.fake import HashEmbedder
 from rag.settings import Settings
 from tests.api.conftest import make_settings
 
-DOCS = [
+DOCS: list[dict[str, Any]] = [
     {
         "id": "keys",
         "text": "Rotate the API keys every ninety days.",

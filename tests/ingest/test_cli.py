@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import typer
 
-from ingest.cli import serve_cmd
 from ingest.cli.search_cmd import parse_filters
 from rag.errors import CollectionNotFoundError, DocumentNotFoundError
 from tests.ingest.cli import json_out, rag
@@ -29,27 +28,27 @@ def docs(tmp_path: Path) -> Path:
     return root
 
 
-def test_ingest_prints_a_summary_and_exits_zero(tmp_path: Path, docs: Path):
+def test_ingest_prints_a_summary_and_exits_zero(tmp_path: Path, docs: Path) -> None:
     result = rag(tmp_path / "data", FAKE, "ingest", str(docs), "--exclude", "draft.md")
     assert result.exit_code == 0
     assert "ingested into 'default': 2 added, 0 updated, 0 skipped, 0 deleted, 0 failed" in result.stdout
 
 
-def test_failures_are_named_on_stderr_with_exit_one(tmp_path: Path, docs: Path):
+def test_failures_are_named_on_stderr_with_exit_one(tmp_path: Path, docs: Path) -> None:
     (docs / "bad.txt").write_bytes(b"\x00\x01\x02")
     result = rag(tmp_path / "data", FAKE, "ingest", str(docs))
     assert result.exit_code == 1
     assert f"failed: {docs / 'bad.txt'}: binary file" in result.stderr
 
 
-def test_dry_run_json_counts_without_creating_the_collection(tmp_path: Path, docs: Path):
+def test_dry_run_json_counts_without_creating_the_collection(tmp_path: Path, docs: Path) -> None:
     summary = json_out(rag(tmp_path / "data", FAKE, "ingest", str(docs), "--dry-run", "--json", "-c", "x"))
     assert (summary["dry_run"], summary["added"], summary["collection"]) == (True, 3, "x")
     assert summary["chunks"] == 3 and summary["tokens"] > 10
     assert json_out(rag(tmp_path / "data", FAKE, "collections", "--json")) == []
 
 
-def test_collections_lists_counts_and_fingerprints(tmp_path: Path, docs: Path):
+def test_collections_lists_counts_and_fingerprints(tmp_path: Path, docs: Path) -> None:
     rag(tmp_path / "data", FAKE, "ingest", str(docs), "--collection", "drinks")
     [row] = json_out(rag(tmp_path / "data", FAKE, "collections", "--json"))
     assert (row["name"], row["documents"], row["chunks"]) == ("drinks", 3, 3)
@@ -59,7 +58,7 @@ def test_collections_lists_counts_and_fingerprints(tmp_path: Path, docs: Path):
     assert readable.startswith("drinks: 3 documents, 3 chunks; model fake:64")
 
 
-def test_search_prints_readable_hits_and_json_hits(tmp_path: Path, docs: Path):
+def test_search_prints_readable_hits_and_json_hits(tmp_path: Path, docs: Path) -> None:
     rag(tmp_path / "data", FAKE, "ingest", str(docs))
     readable = rag(tmp_path / "data", FAKE, "search", "green tea steeped", "-k", "1").stdout
     assert readable.startswith("1. ") and "Tea" in readable and "eighty degrees" in readable
@@ -72,7 +71,7 @@ def test_search_prints_readable_hits_and_json_hits(tmp_path: Path, docs: Path):
     assert hit["source"] == str((docs / "sub" / "coffee.txt").resolve())
 
 
-def test_keep_floats_makes_float_exact_search_work(tmp_path: Path, docs: Path):
+def test_keep_floats_makes_float_exact_search_work(tmp_path: Path, docs: Path) -> None:
     rag(tmp_path / "data", FAKE, "ingest", str(docs), "--keep-floats", "-c", "exact")
     hits = json_out(
         rag(tmp_path / "data", FAKE, "search", "espresso", "-c", "exact", "--mode", "float-exact", "--json")
@@ -80,7 +79,7 @@ def test_keep_floats_makes_float_exact_search_work(tmp_path: Path, docs: Path):
     assert hits[0]["document_id"] == "sub/coffee.txt"
 
 
-def test_delete_a_document_then_the_collection(tmp_path: Path, docs: Path):
+def test_delete_a_document_then_the_collection(tmp_path: Path, docs: Path) -> None:
     data = tmp_path / "data"
     rag(data, FAKE, "ingest", str(docs))
     assert rag(data, FAKE, "delete", "--collection", "default", "--doc", "tea.md").exit_code == 0
@@ -92,7 +91,7 @@ def test_delete_a_document_then_the_collection(tmp_path: Path, docs: Path):
         rag(data, FAKE, "delete", "--collection", "default")
 
 
-def test_user_mistakes_are_one_error_line_and_a_non_zero_exit(tmp_path: Path, docs: Path):
+def test_user_mistakes_are_one_error_line_and_a_non_zero_exit(tmp_path: Path, docs: Path) -> None:
     env = {
         **os.environ,
         "RAG_DOC_MODEL": FAKE,
@@ -110,7 +109,7 @@ def test_user_mistakes_are_one_error_line_and_a_non_zero_exit(tmp_path: Path, do
     assert "different embedder" in mismatch.stderr and "'nope'" in missing.stderr
 
 
-def test_filters_parse_json_values_else_strings():
+def test_filters_parse_json_values_else_strings() -> None:
     assert parse_filters(["year=2020", "draft=false", "lang=en", 'n={"$gte": 3}', "tag=a=b"]) == {
         "year": 2020,
         "draft": False,
@@ -126,13 +125,13 @@ def test_filters_parse_json_values_else_strings():
 
 def test_serve_passes_options_to_the_api_factory_through_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     import uvicorn
 
     calls: list[tuple[str, dict[str, object]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
     environ = dict(os.environ)  # serve writes the variables; keep them out of the real environment
-    monkeypatch.setattr(serve_cmd.os, "environ", environ)
+    monkeypatch.setattr(os, "environ", environ)
     result = rag(tmp_path / "data", FAKE, "serve", "--port", "8123")
     assert result.exit_code == 0
     assert calls == [("api.app:create_app", {"factory": True, "host": "127.0.0.1", "port": 8123})]
@@ -140,12 +139,14 @@ def test_serve_passes_options_to_the_api_factory_through_the_environment(
     assert (environ["RAG_DOC_MODEL"], environ["RAG_PORT"], environ["RAG_HOST"]) == (FAKE, "8123", "127.0.0.1")
 
 
-def test_serve_forwards_the_bind_override_and_the_keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_serve_forwards_the_bind_override_and_the_keys_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
     environ = dict(os.environ)
-    monkeypatch.setattr(serve_cmd.os, "environ", environ)
+    monkeypatch.setattr(os, "environ", environ)
     keys = tmp_path / "keys.json"
     args = ("serve", "--host", "0.0.0.0", "--allow-insecure-bind", "--api-keys-file", str(keys))
     assert rag(tmp_path / "data", FAKE, *args).exit_code == 0
@@ -154,19 +155,19 @@ def test_serve_forwards_the_bind_override_and_the_keys_file(tmp_path: Path, monk
     assert environ["RAG_API_KEYS_FILE"] == str(keys)
 
 
-def test_the_command_line_does_not_import_the_api():
+def test_the_command_line_does_not_import_the_api() -> None:
     code = "import sys, ingest.cli.main as m; m._register_commands(); print('api' in sys.modules)"
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
     )
 
 
-def test_json_summary_is_one_object_on_stdout(tmp_path: Path, docs: Path):
+def test_json_summary_is_one_object_on_stdout(tmp_path: Path, docs: Path) -> None:
     result = rag(tmp_path / "data", FAKE, "ingest", str(docs), "--json")
     assert json.loads(result.stdout)["added"] == 3 and result.stderr == ""
 
 
-def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[str]):
+def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[str]) -> None:
     from ingest.cli.ingest_cmd import progress_bar
     from ingest.summary import IngestProgress
 
@@ -179,7 +180,7 @@ def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().out == ""  # the bar never writes to stdout
 
 
-def test_empty_documents_are_named_on_stderr(tmp_path: Path, docs: Path):
+def test_empty_documents_are_named_on_stderr(tmp_path: Path, docs: Path) -> None:
     (docs / "blank.md").write_text("  \n")
     result = rag(tmp_path / "data", FAKE, "ingest", str(docs))
     assert result.exit_code == 0 and "no text, not stored: blank.md" in result.stderr

@@ -45,7 +45,7 @@ def write_corpus(root: Path) -> None:
         (root / f"doc{n}.txt").write_text(f"Document {n} talks about topic {n}. " * 12)
 
 
-def test_a_killed_run_is_finished_by_the_next_one(tmp_path: Path):
+def test_a_killed_run_is_finished_by_the_next_one(tmp_path: Path) -> None:
     corpus, data = tmp_path / "corpus", tmp_path / "data"
     write_corpus(corpus)
     child = subprocess.run([sys.executable, "-c", CHILD, str(data), str(corpus)], capture_output=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.store import Library
+from rag.types import StoredDocument
 from tests.ingest.cli import json_out, rag
 from tests.ingest.files import pdf_bytes, write_docx
 
@@ -55,7 +56,7 @@ def build_folder(root: Path) -> None:
     (root / "blob.bin").write_bytes(bytes(range(256)) * 4)
 
 
-def test_ingest_update_sync_and_search_with_minilm(tmp_path: Path, minilm_path: Path):
+def test_ingest_update_sync_and_search_with_minilm(tmp_path: Path, minilm_path: Path) -> None:
     docs, data = tmp_path / "docs", tmp_path / "data"
     build_folder(docs)
 
@@ -87,7 +88,7 @@ def test_ingest_update_sync_and_search_with_minilm(tmp_path: Path, minilm_path: 
     assert [hit["document_id"] for hit in filtered] == ["faq-2"]
 
 
-def _documents(data: Path):
+def _documents(data: Path) -> list[StoredDocument]:
     library = Library(data)
     try:
         return library.open_collection("default").list_documents(limit=100)

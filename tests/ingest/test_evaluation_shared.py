@@ -16,6 +16,7 @@ from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.store import Library
+from rag.types import SearchMode
 
 pytestmark = pytest.mark.model
 
@@ -30,7 +31,7 @@ def results(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
         ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2", torch_threads=1)
     )
     library = Library(tmp_path_factory.mktemp("eval-data"))
-    modes = ("binary+int8", "int8-exact", "bm25", "hybrid")
+    modes = (SearchMode.BINARY_INT8, SearchMode.INT8_EXACT, SearchMode.BM25, SearchMode.HYBRID)
     try:
         return {
             name: evaluate_dataset(

@@ -5,17 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import discover, load_bytes, load_path, load_paths
+from ingest.loaders import LoadResult, SourceDocument, discover, load_bytes, load_path, load_paths
 from tests.ingest.files import pdf_bytes, write_docx
 
 
-def only(result):
+def only(result: LoadResult) -> SourceDocument:
     assert result.failures == []
     [document] = result.documents
     return document
 
 
-def test_markdown_keeps_text_and_takes_the_first_heading_as_title(tmp_path: Path):
+def test_markdown_keeps_text_and_takes_the_first_heading_as_title(tmp_path: Path) -> None:
     (tmp_path / "guide.md").write_bytes(b"Intro line\r\n\r\n## Setting up\r\nSteps.")
     document = only(load_path(tmp_path / "guide.md"))
     assert document.text == "Intro line\n\n## Setting up\nSteps."
@@ -24,13 +24,13 @@ def test_markdown_keeps_text_and_takes_the_first_heading_as_title(tmp_path: Path
     assert document.metadata == {"format": "markdown", "path": "guide.md"}
 
 
-def test_plain_text_title_is_the_file_stem(tmp_path: Path):
+def test_plain_text_title_is_the_file_stem(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("\ufeffjust words", encoding="utf-8")
     document = only(load_path(tmp_path / "notes.txt"))
     assert (document.text, document.title) == ("just words", "notes")
 
 
-def test_html_keeps_visible_text_and_structure_only():
+def test_html_keeps_visible_text_and_structure_only() -> None:
     html = (
         b"<html><head><title>Page</title><style>p{color:red}</style></head><body>"
         b"<script>alert('x')</script><h2>Section</h2><p>First  <b>bold</b>\nline</p>"
@@ -42,7 +42,7 @@ def test_html_keeps_visible_text_and_structure_only():
     assert "alert" not in document.text and "color" not in document.text
 
 
-def test_pdf_text_has_page_offsets():
+def test_pdf_text_has_page_offsets() -> None:
     data = pdf_bytes(["Alpha on page one.", "Beta on page two."], title="Report")
     document = only(load_bytes("report.pdf", data))
     assert document.title == "Report"
@@ -50,14 +50,14 @@ def test_pdf_text_has_page_offsets():
     assert document.text.startswith("Alpha on page one.")
 
 
-def test_docx_paragraphs_headings_and_tables(tmp_path: Path):
+def test_docx_paragraphs_headings_and_tables(tmp_path: Path) -> None:
     write_docx(tmp_path / "memo.docx", heading="Memo", paragraphs=["First paragraph.", "Second paragraph."])
     document = only(load_path(tmp_path / "memo.docx"))
     assert document.text == "# Memo\n\nFirst paragraph.\n\nSecond paragraph.\n\ncell one | cell two"
     assert document.title == "Memo"
 
 
-def test_jsonl_keeps_caller_ids_and_reports_bad_lines(tmp_path: Path):
+def test_jsonl_keeps_caller_ids_and_reports_bad_lines(tmp_path: Path) -> None:
     lines = [
         {"_id": "a1", "title": "A", "text": "alpha", "metadata": {"year": 2020}},
         {"id": 7, "text": "seven"},
@@ -93,7 +93,7 @@ def test_jsonl_keeps_caller_ids_and_reports_bad_lines(tmp_path: Path):
 )
 def test_unreadable_files_are_failures_named_with_a_reason(
     tmp_path: Path, name: str, data: bytes, reason: str
-):
+) -> None:
     (tmp_path / name).write_bytes(data)
     (tmp_path / "fine.txt").write_text("fine")
     result = load_path(tmp_path)
@@ -103,7 +103,7 @@ def test_unreadable_files_are_failures_named_with_a_reason(
     assert failure.source == str((tmp_path / name).resolve())
 
 
-def test_folders_are_walked_sorted_with_hidden_files_skipped_and_globs(tmp_path: Path):
+def test_folders_are_walked_sorted_with_hidden_files_skipped_and_globs(tmp_path: Path) -> None:
     for relative in ["b.md", "a/z.txt", "a/y.md", ".git/config", "a/.secret.txt", "drafts/d.md"]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(relative)
@@ -113,17 +113,17 @@ def test_folders_are_walked_sorted_with_hidden_files_skipped_and_globs(tmp_path:
     assert [p.name for p in discover(tmp_path, include=["z.txt"])] == ["z.txt"]
 
 
-def test_a_missing_path_is_a_failure(tmp_path: Path):
+def test_a_missing_path_is_a_failure(tmp_path: Path) -> None:
     result = load_paths([tmp_path / "nowhere"])
     assert result.documents == [] and result.failures[0].reason == "no such file or folder"
 
 
-def test_load_bytes_uses_the_upload_name_as_id_and_source():
+def test_load_bytes_uses_the_upload_name_as_id_and_source() -> None:
     document = only(load_bytes("notes/today.md", b"# Today\n\nwork"))
     assert (document.id, document.source, document.title) == ("notes/today.md", "notes/today.md", "Today")
 
 
-def test_an_encrypted_pdf_is_a_failure_named_as_such():
+def test_an_encrypted_pdf_is_a_failure_named_as_such() -> None:
     import io
 
     from pypdf import PdfReader, PdfWriter
@@ -137,6 +137,6 @@ def test_an_encrypted_pdf_is_a_failure_named_as_such():
     assert result.documents == [] and result.failures[0].reason == "encrypted PDF"
 
 
-def test_utf16_text_with_a_byte_order_mark_is_read():
+def test_utf16_text_with_a_byte_order_mark_is_read() -> None:
     document = only(load_bytes("wide.txt", "line one\r\nline two".encode("utf-16")))
     assert document.text == "line one\nline two"

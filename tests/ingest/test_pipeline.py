@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -45,13 +45,13 @@ def corpus() -> list[SourceDocument]:
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> Library:
+def library(tmp_path: Path) -> Iterator[Library]:
     lib = Library(tmp_path / "data")
     yield lib
     lib.close()
 
 
-def test_first_run_adds_every_document_with_exact_chunks(library: Library):
+def test_first_run_adds_every_document_with_exact_chunks(library: Library) -> None:
     embedder = RecordingEmbedder()
     summary = Ingestor(library, embedder, OPTIONS).ingest(corpus(), collection="default")
     assert (summary.added, summary.updated, summary.skipped, summary.failed) == (3, 0, 0, 0)
@@ -64,10 +64,11 @@ def test_first_run_adds_every_document_with_exact_chunks(library: Library):
     stored = collection.get_document("a")
     assert (stored.title, stored.source, stored.metadata) == ("A", "/data/fruit/a.txt", {"kind": "fruit"})
     assert collection.fingerprint.embedder == embedder.fingerprint
+    assert collection.fingerprint.chunker is not None
     assert collection.fingerprint.chunker.max_tokens == 24
 
 
-def test_each_documents_chunks_are_embedded_together_in_token_batches(library: Library):
+def test_each_documents_chunks_are_embedded_together_in_token_batches(library: Library) -> None:
     embedder = RecordingEmbedder()
     Ingestor(library, embedder, OPTIONS).ingest(corpus(), collection="default")
     embedded = [chunks for documents, _ in embedder.calls for chunks in documents]
@@ -75,7 +76,7 @@ def test_each_documents_chunks_are_embedded_together_in_token_batches(library: L
     assert embedded[2] == ["Carrots are roots.\n\nThey are orange."]
 
 
-def test_second_run_skips_everything_and_writes_nothing(library: Library):
+def test_second_run_skips_everything_and_writes_nothing(library: Library) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(corpus(), collection="default")
     embedder = RecordingEmbedder()
     summary = Ingestor(library, embedder, OPTIONS).ingest(corpus(), collection="default")
@@ -84,7 +85,7 @@ def test_second_run_skips_everything_and_writes_nothing(library: Library):
     assert library.open_collection("default").get_document("a").version == 1
 
 
-def test_a_changed_document_is_re_embedded_whole(library: Library):
+def test_a_changed_document_is_re_embedded_whole(library: Library) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(corpus(), collection="default")
     changed = corpus()
     changed[2] = doc("c", "Carrots are roots.\n\nThey are purple.", "/data/veg/c.txt", kind="veg")
@@ -97,7 +98,7 @@ def test_a_changed_document_is_re_embedded_whole(library: Library):
     assert [c.text for c in collection.get_chunks("c")] == ["Carrots are roots.\n\nThey are purple."]
 
 
-def test_sync_removes_documents_missing_under_the_synced_sources_only(library: Library):
+def test_sync_removes_documents_missing_under_the_synced_sources_only(library: Library) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(corpus(), collection="default")
     remaining = [d for d in corpus() if d.id != "b"]
     summary = Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(
@@ -107,7 +108,7 @@ def test_sync_removes_documents_missing_under_the_synced_sources_only(library: L
     assert sorted(library.open_collection("default").document_states()) == ["a", "c"]
 
 
-def test_a_run_that_crashed_is_finished_by_the_next_without_duplicates(library: Library):
+def test_a_run_that_crashed_is_finished_by_the_next_without_duplicates(library: Library) -> None:
     with pytest.raises(EmbeddingError):
         Ingestor(library, RecordingEmbedder(fail_on_call=2), OPTIONS).ingest(corpus(), collection="default")
     assert len(library.open_collection("default").document_states()) == 1  # the first batch committed
@@ -120,7 +121,7 @@ def test_a_run_that_crashed_is_finished_by_the_next_without_duplicates(library: 
     assert (info.documents, info.chunks) == (3, expected.chunks)
 
 
-def test_dry_run_counts_without_embedding_or_creating(library: Library):
+def test_dry_run_counts_without_embedding_or_creating(library: Library) -> None:
     embedder = RecordingEmbedder()
     summary = Ingestor(library, embedder, OPTIONS).ingest(corpus(), collection="default", dry_run=True)
     assert (summary.dry_run, summary.added, summary.documents) == (True, 3, 3)
@@ -128,7 +129,7 @@ def test_dry_run_counts_without_embedding_or_creating(library: Library):
     assert embedder.calls == [] and library.list_collections() == []
 
 
-def test_empty_documents_are_listed_not_stored_and_replace_a_stored_version(library: Library):
+def test_empty_documents_are_listed_not_stored_and_replace_a_stored_version(library: Library) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(corpus(), collection="default")
     emptied = [*corpus()[:2], doc("c", " \n ", "/data/veg/c.txt"), doc("d", "")]
     summary = Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(emptied, collection="default")
@@ -136,7 +137,7 @@ def test_empty_documents_are_listed_not_stored_and_replace_a_stored_version(libr
     assert sorted(library.open_collection("default").document_states()) == ["a", "b"]
 
 
-def test_duplicate_ids_in_one_run_fail_the_second(library: Library):
+def test_duplicate_ids_in_one_run_fail_the_second(library: Library) -> None:
     summary = Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(
         [doc("x", "one"), doc("x", "two")], collection="default"
     )
@@ -149,13 +150,13 @@ def test_duplicate_ids_in_one_run_fail_the_second(library: Library):
 )
 def test_another_embedder_or_chunker_is_refused(
     library: Library, embedder: HashEmbedder, options: IngestOptions
-):
+) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(corpus(), collection="default")
     with pytest.raises(FingerprintMismatchError):
         Ingestor(library, embedder, options).ingest(corpus(), collection="default")
 
 
-def test_keep_floats_asks_for_floats_and_is_fixed_at_creation(library: Library):
+def test_keep_floats_asks_for_floats_and_is_fixed_at_creation(library: Library) -> None:
     embedder = RecordingEmbedder()
     floats = IngestOptions(target_tokens=16, max_tokens=24, keep_floats=True)
     Ingestor(library, embedder, floats).ingest(corpus(), collection="exact")
@@ -166,7 +167,7 @@ def test_keep_floats_asks_for_floats_and_is_fixed_at_creation(library: Library):
         Ingestor(library, RecordingEmbedder(), floats).ingest(corpus(), collection="plain")
 
 
-def test_unstorable_characters_are_replaced_keeping_offsets(library: Library):
+def test_unstorable_characters_are_replaced_keeping_offsets(library: Library) -> None:
     Ingestor(library, RecordingEmbedder(), OPTIONS).ingest(
         [doc("s", "bad \ud800 and \x00 end")], collection="default"
     )
@@ -174,7 +175,9 @@ def test_unstorable_characters_are_replaced_keeping_offsets(library: Library):
     assert chunk.text == "bad \ufffd and \ufffd end"
 
 
-def test_ingest_paths_reports_load_failures_and_sync_keeps_their_documents(library: Library, tmp_path: Path):
+def test_ingest_paths_reports_load_failures_and_sync_keeps_their_documents(
+    library: Library, tmp_path: Path
+) -> None:
     root = tmp_path / "docs"
     root.mkdir()
     (root / "good.txt").write_text("A good file about tea.")
@@ -201,7 +204,7 @@ class SeparatorRefusingEmbedder(RecordingEmbedder):
 
 
 @pytest.mark.parametrize("batch_tokens", [1, 10_000])
-def test_a_document_the_embedder_refuses_fails_alone(library: Library, batch_tokens: int):
+def test_a_document_the_embedder_refuses_fails_alone(library: Library, batch_tokens: int) -> None:
     documents = [*corpus(), doc("sep", "Text with <|endoftext|> inside.", "/data/sep.txt")]
     options = IngestOptions(target_tokens=16, max_tokens=24, batch_tokens=batch_tokens)
     summary = Ingestor(library, SeparatorRefusingEmbedder(), options).ingest(documents, collection="default")
@@ -210,7 +213,7 @@ def test_a_document_the_embedder_refuses_fails_alone(library: Library, batch_tok
     assert sorted(library.open_collection("default").document_states()) == ["a", "b", "c"]
 
 
-def test_options_come_from_settings():
+def test_options_come_from_settings() -> None:
     from rag.settings import Settings
 
     settings = Settings(chunk_target_tokens=100, chunk_max_tokens=120, max_batch_tokens=4096)

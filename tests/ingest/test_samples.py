@@ -14,7 +14,7 @@ from tests.ingest.cli import json_out, rag
 CORPUS = REPO_ROOT / "samples" / "corpus"
 
 
-def test_sample_corpus_loads_without_failures_in_mixed_formats():
+def test_sample_corpus_loads_without_failures_in_mixed_formats() -> None:
     result = load_path(CORPUS)
     assert result.failures == []
     files = {d.source for d in result.documents}
@@ -27,7 +27,7 @@ def test_sample_corpus_loads_without_failures_in_mixed_formats():
 
 
 @pytest.mark.model
-def test_sample_corpus_answers_a_handbook_question_with_minilm(tmp_path: Path, minilm_path: Path):
+def test_sample_corpus_answers_a_handbook_question_with_minilm(tmp_path: Path, minilm_path: Path) -> None:
     model = "all-minilm-l6-v2"
     summary = json_out(rag(tmp_path / "data", model, "ingest", str(CORPUS), "--json"))
     assert (summary["failed"], summary["added"]) == (0, 20)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def _matches(meta: dict[str, object], spec: dict[str, object]) -> bool:
         value = meta[key]
         ops = condition if isinstance(condition, dict) else {"$eq": condition}
         for op, target in ops.items():
-            checks = {
+            checks: dict[str, Callable[[Any, Any], bool]] = {
                 "$eq": lambda v, t: v == t,
                 "$in": lambda v, t: v in t,
                 "$gte": lambda v, t: v >= t,

@@ -12,6 +12,7 @@ from rag.embedding.encoder import EncoderEmbedder
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.embedding.torch_pplx import load_checkpoint
+from rag.types import DocumentMode
 from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
 
 
@@ -27,10 +28,23 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def make_pplx(folder: Path, **options: object) -> PplxEmbedder:
-    max_length = int(options.pop("max_length", 32768))  # type: ignore[call-overload]
+def make_pplx(
+    folder: Path,
+    *,
+    max_length: int = 32768,
+    document_mode: DocumentMode = DocumentMode.AUTO,
+    dimensions: int | None = None,
+    max_batch_tokens: int = 16384,
+) -> PplxEmbedder:
     checkpoint = load_checkpoint(folder, device="cpu", dtype=torch.float32, max_length=max_length)
-    return PplxEmbedder(checkpoint, name=folder.name, revision="test", **options)  # type: ignore[arg-type]
+    return PplxEmbedder(
+        checkpoint,
+        name=folder.name,
+        revision="test",
+        document_mode=document_mode,
+        dimensions=dimensions,
+        max_batch_tokens=max_batch_tokens,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -54,4 +68,6 @@ def minilm() -> EncoderEmbedder:
 @pytest.fixture(scope="session")
 def late_minilm(minilm_path: Path) -> EncoderEmbedder:
     """The offline MiniLM with late chunking (contextual document mode)."""
-    return EncoderEmbedder(minilm_path, name="all-minilm-l6-v2", revision="test", document_mode="contextual")
+    return EncoderEmbedder(
+        minilm_path, name="all-minilm-l6-v2", revision="test", document_mode=DocumentMode.CONTEXTUAL
+    )

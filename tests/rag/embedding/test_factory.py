@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -18,7 +19,7 @@ from rag.types import DocumentMode
 
 def test_fake_spec_gives_the_hash_embedder() -> None:
     embedder = load_embedder(
-        ModelOptions(doc_model="fake:32", query_model="fake:32", document_mode="isolated")
+        ModelOptions(doc_model="fake:32", query_model="fake:32", document_mode=DocumentMode.ISOLATED)
     )
     assert isinstance(embedder, HashEmbedder) and embedder.dimensions == 32
     assert embedder.fingerprint.document_mode == "isolated"
@@ -51,7 +52,9 @@ def test_float16_and_unknown_modes_are_refused(checkpoints: dict[str, Path]) -> 
     with pytest.raises(ConfigError, match="float16"):
         load_embedder(ModelOptions(doc_model=spec, query_model=spec, dtype="float16", device="cpu"))
     with pytest.raises(ConfigError, match="document_mode"):
-        load_embedder(ModelOptions(doc_model=spec, query_model=spec, document_mode="late"))
+        # Not a mode: the string an untyped caller could pass, which ModelOptions parses and refuses.
+        late = cast(DocumentMode, "late")
+        load_embedder(ModelOptions(doc_model=spec, query_model=spec, document_mode=late))
 
 
 def test_local_pplx_folders_load_once_or_paired(checkpoints: dict[str, Path]) -> None:

@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 from rag.embedding.pplx import PplxEmbedder
 from rag.embedding.torch_pplx import bidirectional_hidden, is_context_checkpoint, load_checkpoint
 from rag.errors import ConfigError, ModelLoadError, SeparatorInChunkError
+from rag.types import DocumentMode
 from tests.rag.embedding.conftest import make_pplx
 from tests.rag.embedding.reference_qwen3 import ReferenceQwen3
 from tests.rag.embedding.tiny_checkpoints import ENDOFTEXT, ENDOFTEXT_ID
@@ -139,7 +140,7 @@ def test_a_trailing_eos_is_never_pooled(checkpoints: dict[str, Path]) -> None:
 
 
 def test_isolated_mode_embeds_each_chunk_alone(checkpoints: dict[str, Path], context: PplxEmbedder) -> None:
-    isolated = make_pplx(checkpoints["context"], document_mode="isolated")
+    isolated = make_pplx(checkpoints["context"], document_mode=DocumentMode.ISOLATED)
     [got] = isolated.embed_documents([DOCUMENT])
     assert np.array_equal(got.int8, context.embed_queries(DOCUMENT).int8)
     assert isolated.fingerprint.document_mode == "isolated"
@@ -149,7 +150,7 @@ def test_v1_documents_embed_each_chunk_alone(v1: PplxEmbedder, checkpoints: dict
     [got] = v1.embed_documents([DOCUMENT])
     assert np.array_equal(got.int8, v1.embed_queries(DOCUMENT).int8)
     with pytest.raises(ConfigError, match="context model"):
-        make_pplx(checkpoints["v1"], document_mode="contextual")
+        make_pplx(checkpoints["v1"], document_mode=DocumentMode.CONTEXTUAL)
 
 
 def test_the_separator_text_in_a_chunk_is_rejected(context: PplxEmbedder) -> None:

@@ -20,6 +20,7 @@ from rag.embedding.base import SPECIAL_TOKENS_BOUND, Embedder, PairedEmbedder
 from rag.embedding.encoder import EncoderEmbedder
 from rag.embedding.fake import HashEmbedder
 from rag.embedding.pplx import PplxEmbedder
+from rag.types import DocumentMode
 from tests.rag.embedding.conftest import make_pplx
 from tests.rag.embedding.tiny_checkpoints import ENDOFTEXT
 
@@ -133,7 +134,7 @@ def test_contextual_document_counts_include_the_separators(
 def test_isolated_document_counts_are_the_chunks_counts(
     v1: PplxEmbedder, checkpoints: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    isolated = make_pplx(checkpoints["context_eos"], document_mode="isolated")
+    isolated = make_pplx(checkpoints["context_eos"], document_mode=DocumentMode.ISOLATED)
     for embedder in (v1, isolated):
         expected = sum(embedder.count_tokens(DOCUMENT))
         assert embedder.count_document_tokens([DOCUMENT]) == [expected]
