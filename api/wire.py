@@ -31,6 +31,7 @@ MAX_TOKENS_PER_REQUEST = 120_000
 EncodingFormat = Literal["base64_int8", "base64_binary"]
 # OpenAI's: the unit-length float vectors as JSON numbers, or as base64 of little-endian float32.
 FloatFormat = Literal["float", "base64"]
+TextsFormat = Literal["base64_int8", "base64_binary", "float", "base64"]  # one Literal: one clear 422
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 TOKEN_IDS_REFUSED = (
     "input must be text: token ids are not accepted (with langchain-openai's OpenAIEmbeddings, pass "
@@ -61,7 +62,7 @@ class EmbeddingsRequest(_EmbedBase):
     )
 
     input: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_INPUTS)]
-    encoding_format: EncodingFormat | FloatFormat = Field(
+    encoding_format: TextsFormat = Field(
         "base64_int8",
         description="base64_int8 or base64_binary (the hosted pplx API's codes), float or base64 (OpenAI's: "
         "unit-length float32 vectors, as numbers or little-endian bytes).",
@@ -153,7 +154,7 @@ class ContextualizedEmbeddingsResponse(BaseModel):
     usage: Usage
 
 
-def check_dimensions(dimensions: int | None, served: int, encoding: EncodingFormat | FloatFormat) -> int:
+def check_dimensions(dimensions: int | None, served: int, encoding: TextsFormat) -> int:
     """The width to return: ``dimensions`` within the served width (a multiple of 8 for bits)."""
     width = served if dimensions is None else dimensions
     if width > served:
