@@ -26,7 +26,8 @@ ERROR_TYPES = {404: "not_found", 405: "method_not_allowed", 422: "validation_err
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    scaled: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return scaled
 
 
 @pytest.fixture
