@@ -27,7 +27,9 @@ TEXTS = [
     "The office is closed.",
 ]
 DOCUMENTS = [["Late chunking embeds a document once.", "Each chunk pools its own span."], ["One chunk."]]
-FAKE_ALIASES = "pplx-embed-v1-0.6b=fake:64,pplx-embed-context-v1-0.6b=fake:64"
+FAKE_ALIASES = (
+    "pplx-embed-v1-0.6b=fake:64,pplx-embed-context-v1-0.6b=fake:64,perplexity-ai/pplx-embed-v1-4b=fake:64"
+)
 
 
 def unit_floats(embedder: Embedder, texts: list[str], width: int | None = None) -> np.ndarray:
@@ -80,9 +82,18 @@ def test_openai_float_single_string_user_and_dimensions(openai_client: openai.Op
 
 def test_openai_lists_and_retrieves_models(openai_client: openai.OpenAI) -> None:
     ids = [model.id for model in openai_client.models.list()]
-    assert ids == ["fake:64", "pplx-embed-v1-0.6b", "pplx-embed-context-v1-0.6b"]
+    assert ids == [
+        "fake:64",
+        "pplx-embed-v1-0.6b",
+        "pplx-embed-context-v1-0.6b",
+        "perplexity-ai/pplx-embed-v1-4b",
+    ]
     model = openai_client.models.retrieve("pplx-embed-context-v1-0.6b")
     assert (model.id, model.object, model.owned_by) == ("pplx-embed-context-v1-0.6b", "model", "pplx-rag")
+    # The SDK percent-encodes the '/' of a hub-style id; the route takes the id whole.
+    assert (
+        openai_client.models.retrieve("perplexity-ai/pplx-embed-v1-4b").id == "perplexity-ai/pplx-embed-v1-4b"
+    )
 
 
 def test_openai_errors_carry_our_sentence(openai_client: openai.OpenAI, fake_server: LiveServer) -> None:
