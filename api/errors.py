@@ -168,9 +168,10 @@ class CatchAllMiddleware:
                 "unexpected %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"], stack
             )
             if not started:
-                await error_response("internal server error.", "internal_error", status=500)(
-                    scope, receive, send
-                )
+                # The router recorded the matched route in this same scope, so the shape follows it here too.
+                sdk = isinstance(scope.get("route"), SdkErrorRoute)
+                response = error_response("internal server error.", "internal_error", status=500, sdk=sdk)
+                await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from api.app import create_app
 from rag.embedding.fake import HashEmbedder
 from rag.errors import ConfigError
+from rag.types import Embeddings
 from tests.api.conftest import make_settings
 from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
 
@@ -177,3 +178,26 @@ def test_an_alias_of_a_model_not_served_stops_the_service_at_start(tmp_path: Pat
         create_app(paired)
     with pytest.raises(ValidationError, match="has no '='"):
         make_settings(tmp_path, model_aliases="pplx-embed-v1-0.6b")
+
+
+class _BrokenEmbedder(HashEmbedder):
+    def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
+        raise RuntimeError("secret document text")
+
+
+def test_an_unexpected_failure_is_a_500_in_the_same_shape(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path), embedder=_BrokenEmbedder(64))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post(
+            "/v1/embeddings", json={"input": "x", "model": "fake:64", "encoding_format": "float"}
+        )
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "message": "internal server error.",
+            "type": "internal_error",
+            "param": None,
+            "code": "internal_error",
+        },
+        "error_type": "internal_error",
+    }
