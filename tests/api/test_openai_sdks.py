@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,17 @@ from langchain_openai import OpenAIEmbeddings
 from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.embedding.fake import HashEmbedder
-from tests.api.conftest import KEY_CONFIG, KEYS, LiveServer, start_server, stop_server
+from tests.api.conftest import (
+    KEY_CONFIG,
+    KEYS,
+    LiveServer,
+    free_port,
+    server_env,
+    start_server,
+    stop_server,
+    uvicorn_command,
+)
+from tests.conftest import REPO_ROOT
 
 TEXTS = [
     "Refunds are paid within thirty days.",
@@ -243,3 +254,19 @@ def test_minilm_perplexity_sdk_by_alias_and_by_symlink(
         assert document.data is not None
         got = np.stack([int8_codes(str(chunk.embedding)) for chunk in document.data])
         np.testing.assert_array_equal(got, expected.int8)
+
+
+@pytest.mark.parametrize(
+    ("aliases", "sentence"),
+    [
+        ("pplx-embed-v1-0.6b", b"RAG_MODEL_ALIASES: 'pplx-embed-v1-0.6b' has no '='"),
+        ("pplx-embed-v1-0.6b=all-minilm-l6-v2", b"names a model that is not served; served: fake:64"),
+    ],
+)
+def test_a_bad_alias_stops_the_server_at_start(tmp_path: Path, aliases: str, sentence: bytes) -> None:
+    env = server_env(tmp_path, RAG_MODEL_ALIASES=aliases)
+    done = subprocess.run(
+        uvicorn_command(free_port()), cwd=REPO_ROOT, env=env, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert sentence in done.stderr
