@@ -20,7 +20,7 @@ from api.limits import BodyLimitMiddleware
 from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
 from api.pages import install_pages
-from api.routes import collections, documents, embeddings, health, jobs, search
+from api.routes import collections, documents, embeddings, health, jobs, models, search
 from api.state import AppState
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError
@@ -30,9 +30,10 @@ logger = logging.getLogger("api")
 
 DESCRIPTION = """\
 Retrieval on contextual chunk embeddings: add documents to collections, search them (binary + int8),
-and embed texts with the same wire format as the hosted pplx-embed API.
+and embed texts with the wire formats of the hosted pplx-embed API and of OpenAI.
 
-Errors always answer `{"error": "...", "error_type": "..."}`. With API keys configured, every route
+Errors answer `{"error": "...", "error_type": "..."}`; on the embeddings and models routes `error` is
+OpenAI's error object (`{"message", "type", "param", "code"}`). With API keys configured, every route
 but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <key>`. `/mcp` serves the same
 collections to MCP clients (streamable HTTP; see docs/api.md).
 """
@@ -42,7 +43,7 @@ TAGS = [
     {"name": "collections", "description": "Create, list and delete collections."},
     {"name": "documents", "description": "Add, read and delete documents."},
     {"name": "jobs", "description": "Background ingestion jobs."},
-    {"name": "embeddings", "description": "Hosted pplx-embed API compatible embeddings."},
+    {"name": "embeddings", "description": "Embeddings in the hosted pplx-embed and OpenAI formats; models."},
     {"name": "service", "description": "Health, readiness, metrics and build information."},
 ]
 
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
-    for module in (search, collections, documents, jobs, embeddings, health):
+    for module in (search, collections, documents, jobs, embeddings, models, health):
         app.include_router(module.router)
     mcp_sessions = mount_mcp(app, state, version=package_version())
     install_pages(app)

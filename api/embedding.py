@@ -1,9 +1,10 @@
-"""The hosted-API-compatible embedding endpoints' work, run on the model's thread."""
+"""The embedding endpoints' work (hosted pplx-embed and OpenAI formats), run on the model's thread."""
 
 from __future__ import annotations
 
 import asyncio
 
+from api.openai_wire import OpenAIEmbeddingsResponse, float_rows, openai_embeddings_response, unit_floats
 from api.state import AppState
 from api.wire import (
     ContextualizedEmbeddingsRequest,
@@ -11,7 +12,6 @@ from api.wire import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     check_dimensions,
-    check_model,
     check_tokens,
     contextualized_response,
     embeddings_response,
@@ -19,21 +19,27 @@ from api.wire import (
 )
 
 
-def _embed_texts(state: AppState, request: EmbeddingsRequest) -> EmbeddingsResponse:
+def _embed_texts(
+    state: AppState, request: EmbeddingsRequest
+) -> EmbeddingsResponse | OpenAIEmbeddingsResponse:
     embedder = state.ready_embedder()
-    check_model(request.model, embedder.fingerprint.query_model)
-    width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
+    state.models.check(request.model, "query")
+    encoding = request.encoding_format
+    width = check_dimensions(request.dimensions, embedder.dimensions, encoding)
     texts = request.texts()
     tokens = check_tokens(embedder.count_tokens(texts))
+    if encoding == "float" or encoding == "base64":
+        vectors = unit_floats(embedder.embed_queries(texts, with_floats=True), width)
+        return openai_embeddings_response(float_rows(vectors, encoding), request.model, tokens)
     embeddings = embedder.embed_queries(texts)
-    return embeddings_response(encode_rows(embeddings, width, request.encoding_format), request.model, tokens)
+    return embeddings_response(encode_rows(embeddings, width, encoding), request.model, tokens)
 
 
 def _embed_documents(
     state: AppState, request: ContextualizedEmbeddingsRequest
 ) -> ContextualizedEmbeddingsResponse:
     embedder = state.ready_embedder()
-    check_model(request.model, embedder.fingerprint.doc_model)
+    state.models.check(request.model, "document")
     width = check_dimensions(request.dimensions, embedder.dimensions, request.encoding_format)
     # Counted as the document model reads a document: its chunks joined by separators, in one sequence.
     tokens = check_tokens(embedder.count_document_tokens(request.input))
@@ -42,8 +48,10 @@ def _embed_documents(
     return contextualized_response(rows, request.model, tokens)
 
 
-async def embed_texts(state: AppState, request: EmbeddingsRequest) -> EmbeddingsResponse:
-    """``/v1/embeddings``: independent texts through the query model."""
+async def embed_texts(
+    state: AppState, request: EmbeddingsRequest
+) -> EmbeddingsResponse | OpenAIEmbeddingsResponse:
+    """``/v1/embeddings``: independent texts through the query model; OpenAI's shape for its formats."""
     state.ready_embedder()
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(state.model_executor, _embed_texts, state, request)

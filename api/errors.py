@@ -3,6 +3,11 @@
 Every error the service answers has the body ``{"error": <sentence>, "error_type": <stable id>}``:
 ``RagError``s raised anywhere below the routes, FastAPI's request validation, Starlette's 404/405 and
 anything unexpected (a 500 ``internal_error`` whose body never carries the exception's text).
+
+The OpenAI-compatible routes (``SdkErrorRoute``: the embeddings routes and ``/v1/models``) answer the same
+errors with OpenAI's error object in ``error``, ``{"error": {"message", "type", "param", "code"},
+"error_type"}``: the OpenAI SDK puts ``error.message`` in its exception only when ``error`` is an object
+(else its exception says just "Error code: 422"), and the Perplexity SDK quotes the whole body.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,9 +75,18 @@ _DESCRIPTIONS = {
 AUTH_CODES = (401, 403)
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these statuses, all with the one error body."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+class SdkErrorRoute(APIRoute):
+    """A route whose error bodies hold OpenAI's error object (``route_class`` of the OpenAI-compatible
+    routers); the handlers below see it as the request's matched route."""
+
+
+def error_responses(*codes: int, body: type[Any] = ErrorBody) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, all with the one error body (or ``body``)."""
+    return {code: {"model": body, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+def _sdk_shaped(request: Request) -> bool:
+    return isinstance(request.scope.get("route"), SdkErrorRoute)
 
 
 def status_for(error_type: str) -> int:
@@ -79,15 +94,21 @@ def status_for(error_type: str) -> int:
     return STATUS_BY_ERROR_TYPE.get(error_type, 500)
 
 
-def error_response(message: str, error_type: str, *, status: int | None = None) -> JSONResponse:
-    """The one error body, with ``WWW-Authenticate`` on 401 and ``Retry-After`` on 429/503."""
+def error_response(
+    message: str, error_type: str, *, status: int | None = None, sdk: bool = False
+) -> JSONResponse:
+    """The one error body (OpenAI's error object in ``error`` when ``sdk``), with ``WWW-Authenticate`` on
+    401 and ``Retry-After`` on 429/503."""
     code = status_for(error_type) if status is None else status
     headers: dict[str, str] = {}
     if code == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if code in (429, 503):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return JSONResponse({"error": message, "error_type": error_type}, status_code=code, headers=headers)
+    error: str | dict[str, str | None] = message
+    if sdk:
+        error = {"message": message, "type": error_type, "param": None, "code": error_type}
+    return JSONResponse({"error": error, "error_type": error_type}, status_code=code, headers=headers)
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -103,19 +124,19 @@ async def _rag_error(request: Request, exc: Exception) -> JSONResponse:
     code = status_for(exc.error_type)
     if code == 500:  # 503 (not ready) is expected while the model loads
         logger.error("%s on %s %s: %s", exc.error_type, request.method, request.url.path, exc.message)
-    return error_response(exc.message, exc.error_type, status=code)
+    return error_response(exc.message, exc.error_type, status=code, sdk=_sdk_shaped(request))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(_describe_validation(exc), "validation_error", status=422)
+    return error_response(_describe_validation(exc), "validation_error", status=422, sdk=_sdk_shaped(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error_type = ERROR_TYPE_BY_STATUS.get(exc.status_code, "internal_error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed."
-    return error_response(message, error_type, status=exc.status_code)
+    return error_response(message, error_type, status=exc.status_code, sdk=_sdk_shaped(request))
 
 
 class CatchAllMiddleware:
@@ -147,9 +168,10 @@ class CatchAllMiddleware:
                 "unexpected %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"], stack
             )
             if not started:
-                await error_response("internal server error.", "internal_error", status=500)(
-                    scope, receive, send
-                )
+                # The router recorded the matched route in this same scope, so the shape follows it here too.
+                sdk = isinstance(scope.get("route"), SdkErrorRoute)
+                response = error_response("internal server error.", "internal_error", status=500, sdk=sdk)
+                await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

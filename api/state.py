@@ -18,6 +18,7 @@ from api.batcher import QueryBatcher
 from api.jobs import JobManager
 from api.metrics import Metrics
 from api.schemas import IngestReport
+from api.served_models import ModelCatalog, build_catalog
 from rag.embedding.base import Embedder
 from rag.errors import NotReadyError, RagError
 from rag.search import Searcher
@@ -51,6 +52,7 @@ class AppState:
         self.settings = settings
         self.keyring: KeyRing = load_keyring(settings)
         self.auth_note = check_bind(settings, self.keyring)
+        self.models: ModelCatalog = build_catalog(settings, embedder)  # names and aliases, known at start
         self.metrics = Metrics()
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.jobs: JobManager[IngestReport] = JobManager()

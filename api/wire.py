@@ -4,6 +4,7 @@
 takes documents as lists of chunks (up to 512 documents, 16,000 chunks); both take ``model``,
 ``dimensions`` (a Matryoshka prefix) and ``encoding_format``: ``base64_int8`` (d signed bytes) or
 ``base64_binary`` (d/8 bytes of sign bits, **LSB first**, unlike the project's big-endian ``packbits``).
+``/v1/embeddings`` also speaks OpenAI's format (``float``, ``base64``, ``user``; see ``api.openai_wire``).
 Token limits: 32,000 per input or document, 120,000 per request, counted by the embedder
 (``count_tokens`` for inputs, ``count_document_tokens`` for documents, separators included): exactly,
 with the served model's tokenizer, for every backend here. ``usage`` reports the same counts.
@@ -18,7 +19,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from rag.errors import InvalidInputError, NotFoundError
+from rag.errors import InvalidInputError
 from rag.quantization import msb_to_lsb_bits
 from rag.types import Embeddings
 
@@ -28,15 +29,23 @@ MAX_TOKENS_PER_INPUT = 32_000
 MAX_TOKENS_PER_REQUEST = 120_000
 
 EncodingFormat = Literal["base64_int8", "base64_binary"]
+# OpenAI's: the unit-length float vectors as JSON numbers, or as base64 of little-endian float32.
+FloatFormat = Literal["float", "base64"]
+TextsFormat = Literal["base64_int8", "base64_binary", "float", "base64"]  # one Literal: one clear 422
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+TOKEN_IDS_REFUSED = (
+    "input must be text: token ids are not accepted (with langchain-openai's OpenAIEmbeddings, pass "
+    "check_embedding_ctx_length=False)"
+)
 
 
 class _EmbedBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, description="The served model (its id, or its name without the org).")
+    model: str = Field(
+        min_length=1, description="The served model: its id, its name without the org, or an alias."
+    )
     dimensions: int | None = Field(None, ge=1, description="Matryoshka prefix; default: the full width.")
-    encoding_format: EncodingFormat = "base64_int8"
 
 
 class EmbeddingsRequest(_EmbedBase):
@@ -45,14 +54,39 @@ class EmbeddingsRequest(_EmbedBase):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"input": ["what is late chunking?"], "model": "pplx-embed-v1-0.6b"}]
+            "examples": [
+                {"input": ["what is late chunking?"], "model": "pplx-embed-v1-0.6b"},
+                {"input": "what is late chunking?", "model": "all-minilm-l6-v2", "encoding_format": "float"},
+            ]
         },
     )
 
     input: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_INPUTS)]
+    encoding_format: TextsFormat = Field(
+        "base64_int8",
+        description="base64_int8 or base64_binary (the hosted pplx API's codes), float or base64 (OpenAI's: "
+        "unit-length float32 vectors, as numbers or little-endian bytes).",
+    )
+    user: str | None = Field(None, description="Accepted for OpenAI clients and ignored.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_token_ids(cls, data: Any) -> Any:
+        """OpenAI's API also takes token ids; ours embeds text only, and says so."""
+        given = data.get("input") if isinstance(data, dict) else None
+        if isinstance(given, list) and any(_token_ids(item) for item in given):
+            raise ValueError(TOKEN_IDS_REFUSED)
+        return data
 
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+def _token_ids(item: object) -> bool:
+    """One token id, or a text as a list of them (OpenAI's ``list[int]`` and ``list[list[int]]`` inputs)."""
+    if isinstance(item, list):
+        return bool(item) and all(isinstance(token, int) for token in item)
+    return isinstance(item, int)
 
 
 class ContextualizedEmbeddingsRequest(_EmbedBase):
@@ -72,6 +106,7 @@ class ContextualizedEmbeddingsRequest(_EmbedBase):
     )
 
     input: list[Annotated[list[NonEmpty], Field(min_length=1)]] = Field(min_length=1, max_length=MAX_INPUTS)
+    encoding_format: EncodingFormat = "base64_int8"
 
     @model_validator(mode="after")
     def _chunk_limit(self) -> ContextualizedEmbeddingsRequest:
@@ -119,20 +154,7 @@ class ContextualizedEmbeddingsResponse(BaseModel):
     usage: Usage
 
 
-def model_names(spec: str) -> set[str]:
-    """Names a served model answers to: its spec (hub id or folder) and its last path part."""
-    tail = spec.rstrip("/").rsplit("/", 1)[-1]
-    return {spec, tail}
-
-
-def check_model(requested: str, served: str) -> None:
-    """Refuse a model other than the served one (404 ``not_found``, naming what is served)."""
-    if requested not in model_names(served):
-        accepted = " or ".join(repr(name) for name in sorted(model_names(served)))
-        raise NotFoundError(f"model {requested!r} is not served here; use {accepted}.")
-
-
-def check_dimensions(dimensions: int | None, served: int, encoding: EncodingFormat) -> int:
+def check_dimensions(dimensions: int | None, served: int, encoding: TextsFormat) -> int:
     """The width to return: ``dimensions`` within the served width (a multiple of 8 for bits)."""
     width = served if dimensions is None else dimensions
     if width > served:

@@ -10,10 +10,13 @@ concurrency with a fixed number of requests per client. Three variants:
 - ``healthz``: ``GET /healthz``, the floor of this HTTP stack (client, uvicorn, FastAPI) on this box.
 
 Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
-layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw.
+layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw. Then
+``/v1/embeddings`` in each ``encoding_format`` (``base64_int8``, OpenAI's ``float`` and ``base64``), as
+same-run ratios to ``base64_int8`` (``bench/http_embeddings.py``).
 
     python bench/http_api.py                         # MiniLM, c = 1, 8, 32
     python bench/http_api.py --requests 20 --json    # requests per client; one JSON object on stdout
+    python bench/http_api.py --concurrency 1 --requests 4 --embed-requests 4   # a tiny run
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import http_embeddings
 import httpx
 
 from ingest.loaders import SourceDocument
@@ -67,12 +71,17 @@ def main() -> None:
         data = Path(scratch) / "data"
         baseline = _InProcess(args, data)
         before = baseline.timings()
-        report["api"] = _under_load(args, data)
-        after = baseline.timings()  # again, to show how far the machine drifted meanwhile
+        report["api"], embedding_rows = _under_load(args, data)
+        after = baseline.timings()
+        encoding = http_embeddings.encoding_in_process(baseline.embedder, args.embed_inputs)
+        report["embeddings"] = {
+            "rows": embedding_rows,
+            "encoding_in_process": encoding,
+        }  # again, to show how far the machine drifted meanwhile
         baseline.library.close()
     report["in_process"] = {**baseline.described, "before_load": before, "after_load": after}
     report["calibration"]["load_after"] = os.getloadavg()
-    report["ratios"] = _ratios(report)
+    report["ratios"] = _ratios(report) | http_embeddings.ratios(embedding_rows, encoding)
     print(json.dumps(report, indent=2) if args.json else _table(report))
 
 
@@ -88,6 +97,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--baseline-queries", type=int, default=60, help="Queries for the in-process baseline."
     )
+    http_embeddings.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
     return parser.parse_args()
 
@@ -220,7 +230,7 @@ async def _load(url: str, variant: str, concurrency: int, per_client: int, offse
     return {"qps": round(len(latencies) / elapsed, 1), **_percentiles(latencies)}
 
 
-def _under_load(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
+def _under_load(args: argparse.Namespace, data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     from socket import socket
 
     with socket() as sock:
@@ -242,10 +252,11 @@ def _under_load(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
                 mean_batch = (after[0] - before[0]) / calls if calls else 0.0
                 rows.append({"variant": variant, "concurrency": concurrency, **row,
                              "model_calls": int(calls), "mean_batch": round(mean_batch, 2)})  # fmt: skip
+        embedding_rows = http_embeddings.run(url, args)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    return rows
+    return rows, embedding_rows
 
 
 def _ratios(report: dict[str, Any]) -> dict[str, Any]:
@@ -299,6 +310,7 @@ def _table(report: dict[str, Any]) -> str:
             f"{row['variant']:<8}{row['concurrency']:>3}{row['n']:>10}{row['qps']:>9}{row['p50_ms']:>10}"
             f"{row['p99_ms']:>10}{row['model_calls']:>13}{row['mean_batch']:>12}"
         )
+    lines += http_embeddings.table(report["embeddings"])
     lines += ["", "ratios:"] + [f"  {key}: {value}" for key, value in report["ratios"].items()]
     return "\n".join(lines)
 

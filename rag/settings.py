@@ -6,12 +6,13 @@ from there. Core code never reads the environment.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PPLX_CONTEXT_0_6B = "perplexity-ai/pplx-embed-context-v1-0.6b"
 PPLX_V1_0_6B = "perplexity-ai/pplx-embed-v1-0.6b"
@@ -23,6 +24,38 @@ DocumentMode = Literal["auto", "contextual", "isolated"]
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("pplx-rag", appauthor=False))
+
+
+ALIAS_EXAMPLE = "pplx-embed-v1-0.6b=all-minilm-l6-v2"
+_PAIRS_HINT = f"write alias=served-name pairs separated by commas, e.g. {ALIAS_EXAMPLE}"
+
+
+def parse_model_aliases(text: str) -> dict[str, str]:
+    """``alias=served-name`` pairs, comma-separated (``RAG_MODEL_ALIASES``; blank: none), as a dict.
+    ``ValueError`` names the first malformed pair; whether each served name is served is the API's check,
+    at start."""
+    if not text.strip():
+        return {}
+    pairs = [pair.strip() for pair in text.split(",")]
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"RAG_MODEL_ALIASES: {pair!r} has no '='; {_PAIRS_HINT}.")
+    return checked_aliases((alias, served) for alias, _, served in (pair.partition("=") for pair in pairs))
+
+
+def checked_aliases(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The pairs as a dict, each side stripped and non-empty, each alias naming one model."""
+    aliases: dict[str, str] = {}
+    for raw_alias, raw_served in pairs:
+        alias, served = raw_alias.strip(), raw_served.strip()
+        if not alias or not served:
+            side = "alias" if not alias else "served name"
+            pair = f"{alias}={served}"
+            raise ValueError(f"RAG_MODEL_ALIASES: {pair!r} has an empty {side}; {_PAIRS_HINT}.")
+        if aliases.get(alias, served) != served:
+            raise ValueError(f"RAG_MODEL_ALIASES: the alias {alias!r} names two models.")
+        aliases[alias] = served
+    return aliases
 
 
 class Settings(BaseSettings):
@@ -48,6 +81,12 @@ class Settings(BaseSettings):
     dimensions: int | None = Field(None, description="Matryoshka prefix size; None keeps the full width.")
     max_batch_tokens: int = Field(16384, ge=256, description="Token budget of one forward batch.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None: physical cores.")
+    # NoDecode: the environment gives "alias=served-name,..." (parsed below), not JSON.
+    model_aliases: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description=f"Extra names the served models answer to on the API: alias=served-name pairs, "
+        f"comma-separated (e.g. {ALIAS_EXAMPLE}).",
+    )
 
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")
@@ -82,6 +121,15 @@ class Settings(BaseSettings):
         description="Host headers /mcp accepts (JSON list; 'name' or 'name:*'; ['*'] turns the check off). "
         "None: loopback and RAG_HOST.",
     )
+
+    @field_validator("model_aliases", mode="before")
+    @classmethod
+    def _parse_aliases(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_model_aliases(value)
+        if isinstance(value, dict):  # given as a mapping: held to the same rules
+            return checked_aliases((str(alias), str(served)) for alias, served in value.items())
+        return value
 
     @field_validator("chunk_max_tokens")
     @classmethod

@@ -135,11 +135,30 @@ def resolve_model(spec: str, revision: str | None) -> tuple[Path, str, str]:
     path = Path(spec).expanduser()
     if path.exists():
         folder = _checked_folder(path, spec)
-        # The folder's own name, not its path: moving the folder keeps the collection usable.
-        return folder, folder.resolve().name, revision or folder_revision(folder)
+        return folder, folder_model_name(folder), revision or folder_revision(folder)
     if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
         return _from_hub(spec, revision)
     raise ModelLoadError(f"no model folder {spec!r} (and it is not a hub id); {LOCAL_HINT}.")
+
+
+def folder_model_name(path: Path) -> str:
+    """The name of a model folder, for the fingerprint and the API: the folder's own name, not its path, so
+    moving the folder keeps the collection usable. A symlink is named by itself, not by its target (a link
+    ``pplx-embed-v1-0.6b`` to a snapshot folder answers to that name); a real folder is named as it always
+    was, by the folder its path reaches (so ``.`` or ``x/..`` name a folder), and its collections stay
+    compatible."""
+    return path.name if path.is_symlink() else path.resolve().name
+
+
+def model_name(spec: str) -> str:
+    """The name ``load_model`` gives the model of ``spec``, found without loading it."""
+    fake = _FAKE.match(spec)
+    if fake:
+        return f"fake:{int(fake.group(1))}"
+    if spec.lower() == MINILM_ALIAS:
+        return MINILM_ALIAS
+    path = Path(spec).expanduser()
+    return folder_model_name(path) if path.exists() else spec
 
 
 def _checked_folder(folder: Path, spec: str) -> Path:

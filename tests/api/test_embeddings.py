@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.wire import MAX_CHUNKS, MAX_TOKENS_PER_INPUT, check_tokens, model_names
+from api.served_models import model_names
+from api.wire import MAX_CHUNKS, MAX_TOKENS_PER_INPUT, check_tokens
 from rag.embedding.base import Embedder
 from rag.embedding.fake import HashEmbedder
 from rag.errors import InvalidInputError
@@ -100,7 +101,13 @@ def test_contextualized_embeddings_match_embed_documents(fake_client: TestClient
             {"input": "x", "model": "fake:64", "dimensions": 12, "encoding_format": "base64_binary"},
             422,
         ),
-        ("/v1/embeddings", {"input": "x", "model": "fake:64", "encoding_format": "float"}, 422),
+        ("/v1/embeddings", {"input": "x", "model": "fake:64", "encoding_format": "float16"}, 422),
+        ("/v1/embeddings", {"input": [[101, 2023]], "model": "fake:64", "encoding_format": "float"}, 422),
+        (
+            "/v1/contextualizedembeddings",
+            {"input": [["a"]], "model": "fake:64", "encoding_format": "float"},
+            422,
+        ),
         ("/v1/embeddings", {"input": "x " * (MAX_TOKENS_PER_INPUT + 1), "model": "fake:64"}, 422),
         ("/v1/contextualizedembeddings", {"input": [[]], "model": "fake:64"}, 422),
         ("/v1/contextualizedembeddings", {"input": [["a", ""]], "model": "fake:64"}, 422),

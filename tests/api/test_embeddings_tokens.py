@@ -104,7 +104,7 @@ def test_document_usage_counts_the_separators(client: TestClient, qwen: Tokenize
 def assert_refused(response: Any, limit: int) -> None:
     assert response.status_code == 422, response.text
     assert response.json()["error_type"] == "validation_error"
-    assert f"the limit is {limit}" in response.json()["error"]
+    assert f"the limit is {limit}" in response.json()["error"]["message"]
 
 
 def test_an_input_at_the_limit_passes_and_one_token_over_is_refused(

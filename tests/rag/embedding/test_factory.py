@@ -9,7 +9,14 @@ from typing import cast
 import pytest
 
 from rag.embedding.base import PairedEmbedder
-from rag.embedding.factory import ModelOptions, folder_revision, load_embedder, load_embedder_from_settings
+from rag.embedding.factory import (
+    ModelOptions,
+    folder_revision,
+    load_embedder,
+    load_embedder_from_settings,
+    model_name,
+    resolve_model,
+)
 from rag.embedding.fake import HashEmbedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.errors import ConfigError, ModelLoadError
@@ -104,3 +111,58 @@ def test_contextual_mode_belongs_to_the_document_model(checkpoints: dict[str, Pa
     assert paired.fingerprint.document_mode == "contextual"
     with pytest.raises(ConfigError, match="context model as the document model"):
         load_embedder(ModelOptions(doc_model=v1, query_model=v1, document_mode=DocumentMode.CONTEXTUAL))
+
+
+def _model_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    return path
+
+
+def test_a_symlinked_folder_is_named_by_the_link(tmp_path: Path) -> None:
+    snapshot = _model_folder(tmp_path / "snapshots" / "3f2a9c")
+    link = tmp_path / "models" / "pplx-embed-v1-0.6b"
+    link.parent.mkdir()
+    link.symlink_to(snapshot, target_is_directory=True)
+    chained = tmp_path / "models" / "current"
+    chained.symlink_to(link, target_is_directory=True)
+    for spec, name in [
+        (str(link), "pplx-embed-v1-0.6b"),
+        (f"{link}/", "pplx-embed-v1-0.6b"),
+        (str(chained), "current"),
+    ]:
+        folder, resolved_name, revision = resolve_model(spec, None)
+        assert (resolved_name, model_name(spec)) == (name, name)
+        assert folder.resolve() == snapshot.resolve()
+        assert revision == folder_revision(snapshot)
+
+
+def test_a_real_folder_keeps_the_name_it_always_had(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``folder.resolve().name``, as before: existing collections' fingerprints stay the same."""
+    folder = _model_folder(tmp_path / "real" / "pplx-embed-context-v1-0.6b")
+    (folder / "sub").mkdir()
+    # A symlinked parent does not rename the folder inside it.
+    (tmp_path / "linked-parent").symlink_to(folder.parent, target_is_directory=True)
+    monkeypatch.chdir(folder)
+    specs = [str(folder), f"{folder}/", ".", "./", "sub/..", str(tmp_path / "linked-parent" / folder.name)]
+    for spec in specs:
+        assert resolve_model(spec, None)[1] == folder.resolve().name == "pplx-embed-context-v1-0.6b", spec
+        assert model_name(spec) == "pplx-embed-context-v1-0.6b", spec
+
+
+def test_a_symlinked_checkpoint_loads_under_the_links_name(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    link = tmp_path / "pplx-embed-v1-0.6b"
+    link.symlink_to(checkpoints["v1"], target_is_directory=True)
+    embedder = load_embedder(ModelOptions(doc_model=str(link), query_model=str(link), device="cpu"))
+    assert embedder.fingerprint.doc_model == embedder.fingerprint.query_model == "pplx-embed-v1-0.6b"
+    direct = load_embedder(ModelOptions(doc_model=str(checkpoints["v1"]), query_model=str(checkpoints["v1"])))
+    assert direct.fingerprint.doc_model == "pplx-embed-v1-tiny"
+    assert embedder.fingerprint.doc_revision == direct.fingerprint.doc_revision
+
+
+def test_model_name_without_loading() -> None:
+    assert model_name("fake:64") == "fake:64"
+    assert model_name("All-MiniLM-L6-v2") == "all-minilm-l6-v2"
+    assert model_name("perplexity-ai/pplx-embed-v1-0.6b") == "perplexity-ai/pplx-embed-v1-0.6b"
