@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ingest.encoding import get_encoding
 from rag.errors import InvalidInputError
 from rag.quantization import msb_to_lsb_bits
 from rag.types import Embeddings
@@ -33,10 +34,9 @@ EncodingFormat = Literal["base64_int8", "base64_binary"]
 FloatFormat = Literal["float", "base64"]
 TextsFormat = Literal["base64_int8", "base64_binary", "float", "base64"]  # one Literal: one clear 422
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-TOKEN_IDS_REFUSED = (
-    "input must be text: token ids are not accepted (with langchain-openai's OpenAIEmbeddings, pass "
-    "check_embedding_ctx_length=False)"
-)
+# OpenAI's API also takes texts as token ids. Clients that send them (langchain-openai by default, and the
+# apps built on it) tokenize with tiktoken: cl100k_base for every model name OpenAI does not know.
+TOKEN_ID_ENCODING = "cl100k_base"
 
 
 class _EmbedBase(BaseModel):
@@ -71,22 +71,43 @@ class EmbeddingsRequest(_EmbedBase):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_token_ids(cls, data: Any) -> Any:
-        """OpenAI's API also takes token ids; ours embeds text only, and says so."""
+    def _decode_token_ids(cls, data: Any) -> Any:
+        """Texts given as token ids (OpenAI's ``list[int]`` and ``list[list[int]]`` inputs) are decoded
+        with ``TOKEN_ID_ENCODING`` and embedded as text, as the client meant them."""
         given = data.get("input") if isinstance(data, dict) else None
-        if isinstance(given, list) and any(_token_ids(item) for item in given):
-            raise ValueError(TOKEN_IDS_REFUSED)
+        if not isinstance(given, list) or not given:
+            return data
+        if all(_is_token(item) for item in given):  # one text as token ids
+            return {**data, "input": [decode_token_ids(given)]}
+        if any(_token_ids(item) for item in given):
+            texts = [decode_token_ids(item) if _token_ids(item) else item for item in given]
+            return {**data, "input": texts}
         return data
 
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)
 
 
+def _is_token(item: object) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
 def _token_ids(item: object) -> bool:
-    """One token id, or a text as a list of them (OpenAI's ``list[int]`` and ``list[list[int]]`` inputs)."""
-    if isinstance(item, list):
-        return bool(item) and all(isinstance(token, int) for token in item)
-    return isinstance(item, int)
+    """A text as a non-empty list of token ids."""
+    return isinstance(item, list) and bool(item) and all(_is_token(token) for token in item)
+
+
+def decode_token_ids(ids: list[int]) -> str:
+    """The text of ``ids`` in ``TOKEN_ID_ENCODING`` (a client that cut a long text into token windows may
+    split a character: its bytes become U+FFFD); an id outside the vocabulary is a ``ValueError`` (422)."""
+    encoding = get_encoding(TOKEN_ID_ENCODING)
+    try:
+        return str(encoding.decode(ids, errors="replace"))
+    except KeyError:
+        bad = next(token for token in ids if not 0 <= token < encoding.n_vocab)
+        raise ValueError(
+            f"input given as token ids cannot be decoded: token id {bad} is not in {TOKEN_ID_ENCODING}."
+        ) from None
 
 
 class ContextualizedEmbeddingsRequest(_EmbedBase):

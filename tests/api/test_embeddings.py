@@ -102,7 +102,7 @@ def test_contextualized_embeddings_match_embed_documents(fake_client: TestClient
             422,
         ),
         ("/v1/embeddings", {"input": "x", "model": "fake:64", "encoding_format": "float16"}, 422),
-        ("/v1/embeddings", {"input": [[101, 2023]], "model": "fake:64", "encoding_format": "float"}, 422),
+        ("/v1/embeddings", {"input": [[101, 10**7]], "model": "fake:64", "encoding_format": "float"}, 422),
         (
             "/v1/contextualizedembeddings",
             {"input": [["a"]], "model": "fake:64", "encoding_format": "float"},

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import create_app
+from ingest.encoding import get_encoding
 from rag.embedding.fake import HashEmbedder
 from rag.errors import ConfigError
 from rag.types import Embeddings
@@ -162,10 +163,24 @@ def test_the_other_routes_keep_the_plain_error_body(client: TestClient) -> None:
         assert isinstance(response.json()["error"], str)
 
 
-def test_token_ids_are_refused_with_a_hint(client: TestClient) -> None:
-    response = client.post("/v1/embeddings", json={"input": [[101, 7592, 102]], "model": "fake:64"})
+def test_token_ids_are_decoded_as_the_client_meant_them(client: TestClient) -> None:
+    """langchain-openai (and the apps on it) send cl100k_base token ids by default."""
+    encoding = get_encoding("cl100k_base")
+    texts = ["how do I rotate API keys?", "late chunking"]
+    as_text = client.post("/v1/embeddings", json={"input": texts, "model": "fake:64"}).json()
+    as_ids = [encoding.encode(text) for text in texts]
+    for given in (as_ids, [as_ids[0], texts[1]]):
+        response = client.post("/v1/embeddings", json={"input": given, "model": "fake:64"})
+        assert response.status_code == 200
+        assert response.json()["data"] == as_text["data"]
+    one = client.post("/v1/embeddings", json={"input": as_ids[0], "model": "fake:64"}).json()
+    assert one["data"] == as_text["data"][:1]
+
+
+def test_token_ids_outside_the_vocabulary_are_refused(client: TestClient) -> None:
+    response = client.post("/v1/embeddings", json={"input": [[15339, 10**7]], "model": "fake:64"})
     assert response.status_code == 422
-    assert "check_embedding_ctx_length=False" in response.json()["error"]["message"]
+    assert "token id 10000000 is not in cl100k_base" in response.json()["error"]["message"]
 
 
 def test_an_alias_of_a_model_not_served_stops_the_service_at_start(tmp_path: Path) -> None:

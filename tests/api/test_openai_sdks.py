@@ -17,6 +17,7 @@ import perplexity
 import pytest
 from langchain_openai import OpenAIEmbeddings
 
+from ingest.encoding import default_cache_dir, get_encoding
 from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.embedding.fake import HashEmbedder
@@ -219,13 +220,20 @@ def test_minilm_openai_floats_are_the_backends_normalized(
 
 
 @pytest.mark.model
-def test_minilm_through_langchain_ranks_sensibly(minilm_server: LiveServer, minilm_backend: Embedder) -> None:
+@pytest.mark.parametrize("token_ids", [True, False], ids=["default-token-ids", "text"])
+def test_minilm_through_langchain_ranks_sensibly(
+    minilm_server: LiveServer, minilm_backend: Embedder, token_ids: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default langchain-openai sends cl100k_base token ids (what LibreChat's RAG API does); the
+    server decodes them, so both ways give the backend's vectors."""
+    get_encoding("cl100k_base")  # the client's tiktoken reads the same offline files
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(default_cache_dir()))
     # base_url / api_key are the fields' aliases, as users pass them (the pydantic plugin sees names only)
     embeddings = OpenAIEmbeddings(  # type: ignore[call-arg]
         base_url=f"{minilm_server.url}/v1",
         api_key="unused",  # type: ignore[arg-type]  # a plain str, as users pass it
         model="all-minilm-l6-v2",
-        check_embedding_ctx_length=False,
+        check_embedding_ctx_length=token_ids,
     )
     documents = np.array(embeddings.embed_documents(TEXTS))
     np.testing.assert_allclose(documents, unit_floats(minilm_backend, TEXTS), atol=1e-6)
