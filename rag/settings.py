@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     dimensions: int | None = Field(None, description="Matryoshka prefix size; None keeps the full width.")
     max_batch_tokens: int = Field(16384, ge=256, description="Token budget of one forward batch.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None: physical cores.")
+    runtime: Literal["torch", "onnx"] | None = Field(
+        None, description="torch or onnx (a folder with onnx/model.onnx); None: torch where installed."
+    )
 
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")

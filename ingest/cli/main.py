@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "collections_cmd",
     "serve_cmd",
     "eval_cmd",
+    "export_cmd",
 )
 
 
