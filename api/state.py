@@ -18,7 +18,7 @@ from api.batcher import QueryBatcher
 from api.jobs import JobManager
 from api.metrics import Metrics
 from api.schemas import IngestReport
-from rag.embedding.base import Embedder
+from rag.embedding.base import ApiUsage, Embedder
 from rag.errors import NotReadyError, RagError
 from rag.search import Searcher
 from rag.settings import Settings
@@ -62,6 +62,7 @@ class AppState:
         self._searchers: dict[str, Searcher] = {}
         self._searchers_lock = threading.Lock()
         self.metrics.watch_collections(self.collection_infos)
+        self.metrics.watch_api_usage(lambda: self.embedder.api_usage if self.embedder else ApiUsage())
 
     # Lifecycle
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     runtime: Literal["torch", "onnx"] | None = Field(
         None, description="torch or onnx (a folder with onnx/model.onnx); None: torch where installed."
     )
+    api_base_url: str | None = Field(None, description="The hosted API for api:<name> models; None: hosted.")
+    perplexity_api_key: SecretStr | None = Field(
+        None, validation_alias="PERPLEXITY_API_KEY", description="Key for api:<name> models."
+    )
+    api_concurrency: int = Field(4, ge=1, le=64, description="Hosted API requests in flight at once.")
 
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FAKE = re.compile(r"^fake:(\d+)$")
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*"]
 RUNTIMES = ("torch", "onnx")
+API_PREFIX = "api:"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class ModelOptions:
     max_batch_tokens: int = 16384
     torch_threads: int | None = None
     runtime: str | None = None  # "torch" or "onnx"; None: torch where it is installed, else onnx
+    api_base_url: str | None = None  # the hosted API (api:<name> specs); None: the hosted default
+    api_key: str | None = field(default=None, repr=False)
+    api_concurrency: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "document_mode", DocumentMode.parse(self.document_mode))
@@ -68,6 +72,9 @@ class ModelOptions:
             max_batch_tokens=settings.max_batch_tokens,
             torch_threads=settings.torch_threads,
             runtime=settings.runtime,
+            api_base_url=settings.api_base_url,
+            api_key=settings.perplexity_api_key.get_secret_value() if settings.perplexity_api_key else None,
+            api_concurrency=settings.api_concurrency,
         )
 
     @property
@@ -99,6 +106,8 @@ def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedd
     fake = _FAKE.match(spec)
     if fake:
         return _fake(int(fake.group(1)), options)
+    if spec.startswith(API_PREFIX):
+        return _hosted(spec.removeprefix(API_PREFIX), options)
     folder, name, resolved = resolve_model(spec, revision)
     if resolve_runtime(options.runtime) == "onnx":
         return _onnx_model(folder, name, resolved, options)
@@ -153,6 +162,32 @@ def _onnx_model(folder: Path, name: str, revision: str, options: ModelOptions) -
         dimensions=options.dimensions,
         max_batch_tokens=options.max_batch_tokens,
     )
+
+
+def _hosted(name: str, options: ModelOptions) -> Embedder:
+    """A hosted model through the Perplexity SDK; tokens counted with its tokenizer.json when the hub
+    cache holds one (never downloaded), else estimated (``hosted_plan.TokenCounter``)."""
+    from rag.embedding.hosted import HostedEmbedder, make_client
+    from rag.embedding.hosted_plan import load_counter
+
+    return HostedEmbedder(
+        name,
+        make_client(options.api_key, options.api_base_url),
+        counter=load_counter(_cached_tokenizer(f"perplexity-ai/{name}")),
+        document_mode=options.document_mode,
+        dimensions=options.dimensions,
+        concurrency=options.api_concurrency,
+    )
+
+
+def _cached_tokenizer(repo_id: str) -> Path | None:
+    """The hub cache's tokenizer.json of ``repo_id``, if it is there (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo_id, "tokenizer.json")
+    return Path(found) if isinstance(found, str) else None
 
 
 def _fake(dimensions: int, options: ModelOptions) -> Embedder:
