@@ -102,8 +102,8 @@ class HostedEmbedder(Embedder):
             return self._usage
 
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
-        """One row per text; through a context model, each text as the one-chunk document ``[[q]]``."""
-        _no_floats(with_floats)
+        """One row per text; through a context model, each text as the one-chunk document ``[[q]]``.
+        No floats, even when asked for (the API returns codes only): ``float-exact`` search is refused."""
         if self.contextual:
             return _concat(self._contextual([[text] for text in texts]), self._width)
         return self._independent(list(texts))

@@ -187,3 +187,24 @@ def hits(env: dict[str, str], query: str) -> list[str]:
     found = rag_cli(env, "search", query, "-c", "notes", "--mode", "int8-exact", "--json")
     assert found.returncode == 0, found.stderr
     return [hit["document_id"] for hit in json.loads(found.stdout)]
+
+
+def test_the_service_reports_the_hosted_usage_in_metrics(
+    hosted_api: tuple[LiveServer, dict[str, Path]], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.api.conftest import make_settings
+
+    server, _ = hosted_api
+    remote = load_embedder(api_options(server.url))
+    app = create_app(make_settings(tmp_path / "data"), embedder=remote)
+    with TestClient(app) as client:
+        assert client.post("/v1/collections", json={"name": "default"}).status_code == 201
+        assert client.post("/v1/search", json={"query": "tea"}).status_code == 200
+        text = client.get("/metrics").text
+    usage = remote.api_usage
+    assert usage.requests >= 3  # two probes and the query
+    assert f"rag_embedding_api_requests_total {float(usage.requests)}" in text
+    assert f"rag_embedding_api_tokens_total {float(usage.tokens)}" in text
