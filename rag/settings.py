@@ -56,6 +56,7 @@ class Settings(BaseSettings):
         None, validation_alias="PERPLEXITY_API_KEY", description="Key for api:<name> models."
     )
     api_concurrency: int = Field(4, ge=1, le=64, description="Hosted API requests in flight at once.")
+    tei_token: SecretStr | None = Field(None, description="Bearer token for tei:<url> model servers.")
 
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")

@@ -31,6 +31,7 @@ _FAKE = re.compile(r"^fake:(\d+)$")
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*"]
 RUNTIMES = ("torch", "onnx")
 API_PREFIX = "api:"
+TEI_PREFIX = "tei:"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ModelOptions:
     api_base_url: str | None = None  # the hosted API (api:<name> specs); None: the hosted default
     api_key: str | None = field(default=None, repr=False)
     api_concurrency: int = 4
+    tei_token: str | None = field(default=None, repr=False)  # a bearer token for tei:<url> servers
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "document_mode", DocumentMode.parse(self.document_mode))
@@ -75,6 +77,7 @@ class ModelOptions:
             api_base_url=settings.api_base_url,
             api_key=settings.perplexity_api_key.get_secret_value() if settings.perplexity_api_key else None,
             api_concurrency=settings.api_concurrency,
+            tei_token=settings.tei_token.get_secret_value() if settings.tei_token else None,
         )
 
     @property
@@ -108,6 +111,15 @@ def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedd
         return _fake(int(fake.group(1)), options)
     if spec.startswith(API_PREFIX):
         return _hosted(spec.removeprefix(API_PREFIX), options)
+    if spec.startswith(TEI_PREFIX):
+        from rag.embedding.tei import TeiEmbedder
+
+        return TeiEmbedder(
+            spec.removeprefix(TEI_PREFIX),
+            token=options.tei_token,
+            document_mode=options.document_mode,
+            dimensions=options.dimensions,
+        )
     folder, name, resolved = resolve_model(spec, revision)
     if resolve_runtime(options.runtime) == "onnx":
         return _onnx_model(folder, name, resolved, options)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +21,10 @@ from rag.fingerprint import CollectionFingerprint, check_compatible
 from tests.api.conftest import LiveServer, free_port
 from tests.conftest import REPO_ROOT
 from tests.rag.embedding.conftest import make_pplx
-from tests.rag.embedding.hosted_fixtures import API_KEY, CONTEXT, V1, RateLimitedOnce, hosted_server
+from tests.rag.embedding.hosted_fixtures import API_KEY, CONTEXT, V1, RateLimitedOnce
 from tests.rag.embedding.test_pplx import DOCUMENT, TEXTS
 
 LONG_DOCUMENT = [f"Part {i} of a long report, which the hosted limit splits into windows." for i in range(8)]
-
-
-@pytest.fixture(scope="module")
-def hosted_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, Path]]]:
-    yield from hosted_server(tmp_path_factory.mktemp("hosted"))
 
 
 def api_options(url: str, **overrides: object) -> ModelOptions:
