@@ -41,9 +41,8 @@ def bench_runtimes(args: argparse.Namespace, threads: int, shape: dict[str, int]
         started = time.perf_counter()
         folder = write_pplx_checkpoint(Path(tmp) / "ctx", contextual=True, shape=shape, init_std=0.02)
         export_onnx(folder, folder, name="bench", revision="bench")
-        print(
-            f"  (random context checkpoint {shape}, written and exported in {time.perf_counter() - started:.0f} s)"
-        )
+        took = time.perf_counter() - started
+        print(f"  (random context checkpoint {shape or 'tiny'}, written and exported in {took:.0f} s)")
         embedders = {
             "torch": PplxEmbedder(
                 load_checkpoint(folder, device="cpu", dtype=torch.float32), name="b", revision="b"
@@ -61,9 +60,8 @@ def bench_runtimes(args: argparse.Namespace, threads: int, shape: dict[str, int]
             latency[name] = 1000 * _median(lambda e=embedder: e.embed_queries([QUERY]), args.repeats * 5)
             rows = embedder.embed_documents(documents)
             codes[name] = np.concatenate([e.int8 for e in rows]).astype(int)
-            print(
-                f"  {name:5}: documents {rates[name]:8.0f} tok/s ({tokens} tokens), one query {latency[name]:7.2f} ms"
-            )
+            print(f"  {name:5}: documents {rates[name]:8.0f} tok/s ({tokens} tokens), ", end="")
+            print(f"one query {latency[name]:7.2f} ms")
         print(
             f"  onnx / torch: documents {rates['onnx'] / rates['torch']:.2f}x tokens/s, "
             f"query latency {latency['onnx'] / latency['torch']:.2f}x; "
