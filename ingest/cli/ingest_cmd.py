@@ -129,6 +129,9 @@ def print_summary(summary: IngestSummary) -> None:
         + (f", {rate:,.0f} tokens/s" if rate else "")
         + f", {summary.seconds:.1f} s)"
     )
+    usage = summary.api_usage
+    if usage.requests:
+        typer.echo(f"hosted API: {usage.requests} requests, {usage.tokens:,} tokens, ${usage.cost_usd:.6f}")
     if summary.empty:
         typer.echo(f"no text, not stored: {', '.join(summary.empty)}", err=True)
     for failure in summary.failures:

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve_cmd",
     "mcp_cmd",
     "eval_cmd",
+    "export_cmd",
 )
 
 

@@ -11,12 +11,32 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.fingerprint import EmbedderFingerprint
 from rag.types import Embeddings
 
 # Special tokens the default estimate allows per text: BERT's [CLS] and [SEP], the most our tokenizers add.
 SPECIAL_TOKENS_BOUND = 2
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """What a billed backend (the hosted API) has used so far: requests, tokens and cost in USD."""
+
+    requests: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: ApiUsage) -> ApiUsage:
+        return ApiUsage(
+            self.requests + other.requests, self.tokens + other.tokens, self.cost_usd + other.cost_usd
+        )
+
+    def __sub__(self, other: ApiUsage) -> ApiUsage:
+        return ApiUsage(
+            self.requests - other.requests, self.tokens - other.tokens, self.cost_usd - other.cost_usd
+        )
 
 
 class Embedder(ABC):
@@ -36,6 +56,11 @@ class Embedder(ABC):
     def model_name(self) -> str:
         """The query model's name, as reported to API clients."""
         return self.fingerprint.query_model
+
+    @property
+    def api_usage(self) -> ApiUsage:
+        """What this embedder has used of a billed API since it was made; local backends use nothing."""
+        return ApiUsage()
 
     @abstractmethod
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
@@ -86,6 +111,10 @@ class PairedEmbedder(Embedder):
     @property
     def fingerprint(self) -> EmbedderFingerprint:
         return self.documents.fingerprint.paired_with(self.queries.fingerprint)
+
+    @property
+    def api_usage(self) -> ApiUsage:
+        return self.documents.api_usage + self.queries.api_usage
 
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
         return self.queries.embed_queries(texts, with_floats=with_floats)

@@ -6,6 +6,19 @@ No torch here, so the rules are tested on plain lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TokenSequence:
+    """One forward input: token ids, and the chunk spans to pool (None: mean over every token)."""
+
+    ids: list[int]
+    spans: list[tuple[int, int]] | None = None
+
+    @property
+    def rows(self) -> int:
+        return 1 if self.spans is None else len(self.spans)
 
 
 def plan_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[list[int]]:

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from rag.embedding.base import Embedder
-from rag.embedding.batching import plan_windows
+from rag.embedding.batching import TokenSequence, plan_windows
 from rag.embedding.calibration import CALIBRATION_TEXTS
 from rag.embedding.pplx import check_dimensions
-from rag.embedding.torch_pplx import read_json
-from rag.embedding.torch_runtime import TokenSequence, import_transformers, pool_sequences, quiet_loading
+from rag.embedding.pplx_tokens import read_json
+from rag.embedding.torch_runtime import import_transformers, pool_sequences, quiet_loading
 from rag.errors import EmbeddingError, ModelLoadError
 from rag.fingerprint import EmbedderFingerprint
 from rag.quantization import calibrate_scale, quantize_scaled, truncate

@@ -7,8 +7,9 @@ folder. torch is only imported when a real model is loaded (in ``pplx.py`` / ``e
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,9 @@ LOCAL_HINT = (
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FAKE = re.compile(r"^fake:(\d+)$")
 _HUB_FILES = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*"]
+RUNTIMES = ("torch", "onnx")
+API_PREFIX = "api:"
+TEI_PREFIX = "tei:"
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,16 @@ class ModelOptions:
     dimensions: int | None = None
     max_batch_tokens: int = 16384
     torch_threads: int | None = None
+    runtime: str | None = None  # "torch" or "onnx"; None: torch where it is installed, else onnx
+    api_base_url: str | None = None  # the hosted API (api:<name> specs); None: the hosted default
+    api_key: str | None = field(default=None, repr=False)
+    api_concurrency: int = 4
+    tei_token: str | None = field(default=None, repr=False)  # a bearer token for tei:<url> servers
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "document_mode", DocumentMode.parse(self.document_mode))
+        if self.runtime not in (None, *RUNTIMES):
+            raise ConfigError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}.")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelOptions:
@@ -62,6 +73,11 @@ class ModelOptions:
             dimensions=settings.dimensions,
             max_batch_tokens=settings.max_batch_tokens,
             torch_threads=settings.torch_threads,
+            runtime=settings.runtime,
+            api_base_url=settings.api_base_url,
+            api_key=settings.perplexity_api_key.get_secret_value() if settings.perplexity_api_key else None,
+            api_concurrency=settings.api_concurrency,
+            tei_token=settings.tei_token.get_secret_value() if settings.tei_token else None,
         )
 
     @property
@@ -93,8 +109,21 @@ def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedd
     fake = _FAKE.match(spec)
     if fake:
         return _fake(int(fake.group(1)), options)
+    if spec.startswith(API_PREFIX):
+        return _hosted(spec.removeprefix(API_PREFIX), options)
+    if spec.startswith(TEI_PREFIX):
+        from rag.embedding.tei import TeiEmbedder
+
+        return TeiEmbedder(
+            spec.removeprefix(TEI_PREFIX),
+            token=options.tei_token,
+            document_mode=options.document_mode,
+            dimensions=options.dimensions,
+        )
     folder, name, resolved = resolve_model(spec, revision)
-    from rag.embedding.torch_pplx import is_pplx_folder
+    if resolve_runtime(options.runtime) == "onnx":
+        return _onnx_model(folder, name, resolved, options)
+    from rag.embedding.pplx_tokens import is_pplx_folder
     from rag.embedding.torch_runtime import configure_threads, resolve_device, resolve_dtype
 
     device = resolve_device(options.device)
@@ -118,6 +147,61 @@ def load_model(spec: str, revision: str | None, options: ModelOptions) -> Embedd
     return EncoderEmbedder(folder, dtype=dtype, **common)  # type: ignore[arg-type]
 
 
+def resolve_runtime(runtime: str | None) -> str:
+    """The runtime asked for; by default torch where it is installed, else ONNX Runtime."""
+    if runtime is not None:
+        return runtime
+    return "torch" if importlib.util.find_spec("torch") is not None else "onnx"
+
+
+def _onnx_model(folder: Path, name: str, revision: str, options: ModelOptions) -> Embedder:
+    """A pplx folder with ``onnx/model.onnx`` in ONNX Runtime (no torch imported on this path)."""
+    from rag.embedding.onnx_pplx import load_onnx_checkpoint
+    from rag.embedding.pplx import PplxEmbedder
+    from rag.embedding.pplx_tokens import is_pplx_folder
+    from rag.embedding.torch_runtime import physical_cores
+
+    if not is_pplx_folder(folder):
+        raise ConfigError(
+            f"RAG_RUNTIME=onnx runs pplx-embed folders only ({folder} is not one); use RAG_RUNTIME=torch."
+        )
+    threads = options.torch_threads or physical_cores()
+    return PplxEmbedder(
+        load_onnx_checkpoint(folder, threads=threads),
+        name=name,
+        revision=revision,
+        document_mode=options.document_mode,
+        dimensions=options.dimensions,
+        max_batch_tokens=options.max_batch_tokens,
+    )
+
+
+def _hosted(name: str, options: ModelOptions) -> Embedder:
+    """A hosted model through the Perplexity SDK; tokens counted with its tokenizer.json when the hub
+    cache holds one (never downloaded), else estimated (``hosted_plan.TokenCounter``)."""
+    from rag.embedding.hosted import HostedEmbedder, make_client
+    from rag.embedding.hosted_plan import load_counter
+
+    return HostedEmbedder(
+        name,
+        make_client(options.api_key, options.api_base_url),
+        counter=load_counter(_cached_tokenizer(f"perplexity-ai/{name}")),
+        document_mode=options.document_mode,
+        dimensions=options.dimensions,
+        concurrency=options.api_concurrency,
+    )
+
+
+def _cached_tokenizer(repo_id: str) -> Path | None:
+    """The hub cache's tokenizer.json of ``repo_id``, if it is there (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo_id, "tokenizer.json")
+    return Path(found) if isinstance(found, str) else None
+
+
 def _fake(dimensions: int, options: ModelOptions) -> Embedder:
     if options.dimensions is not None and options.dimensions != dimensions:
         raise ConfigError(f"fake:{dimensions} has {dimensions} dimensions, not {options.dimensions}.")
@@ -135,6 +219,9 @@ def resolve_model(spec: str, revision: str | None) -> tuple[Path, str, str]:
     path = Path(spec).expanduser()
     if path.exists():
         folder = _checked_folder(path, spec)
+        exported = _exported_source(folder)
+        if exported is not None:  # written by `rag export-onnx` without the weights: the source's identity
+            return folder, exported[0], revision or exported[1]
         return folder, folder_model_name(folder), revision or folder_revision(folder)
     if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
         return _from_hub(spec, revision)
@@ -189,6 +276,15 @@ def _from_hub(repo_id: str, revision: str | None) -> tuple[Path, str, str]:
         raise ModelLoadError(f"cannot get {repo_id!r} from the model hub ({reason}); {LOCAL_HINT}.") from None
     # A snapshot folder is named by its commit, the exact revision when none was asked for.
     return _checked_folder(folder, repo_id), repo_id, revision or folder.name
+
+
+def _exported_source(folder: Path) -> tuple[str, str] | None:
+    """The recorded source of an exported ONNX folder that holds no weights of its own."""
+    if list(folder.glob("*.safetensors")) or list(folder.glob("*.bin")):
+        return None
+    from rag.embedding.onnx_pplx import recorded_source
+
+    return recorded_source(folder)
 
 
 def folder_revision(folder: Path) -> str:

@@ -9,14 +9,12 @@ int8 codes and ``x >= 0`` sign bits. ``floats`` are the pooled vectors before ta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
 
 from rag.embedding.base import Embedder
-from rag.embedding.batching import chunk_spans, plan_windows
-from rag.embedding.torch_pplx import PplxCheckpoint, bidirectional_hidden
-from rag.embedding.torch_runtime import TokenSequence, pool_sequences
+from rag.embedding.batching import TokenSequence, chunk_spans, plan_windows
+from rag.embedding.pplx_tokens import PplxModel
 from rag.errors import ConfigError, EmbeddingError, SeparatorInChunkError
 from rag.fingerprint import EmbedderFingerprint
 from rag.quantization import quantize_tanh, truncate
@@ -26,11 +24,13 @@ QUANTIZATION = "tanh-int8"
 
 
 class PplxEmbedder(Embedder):
-    """pplx-embed-v1 or pplx-embed-context-v1 running locally through transformers."""
+    """pplx-embed-v1 or pplx-embed-context-v1 running locally, in torch (``torch_pplx.PplxCheckpoint``)
+    or ONNX Runtime (``onnx_pplx.OnnxCheckpoint``): the runtime only runs forwards and pools; the
+    tokens, spans and windows are planned here, once for both."""
 
     def __init__(
         self,
-        checkpoint: PplxCheckpoint,
+        checkpoint: PplxModel,
         *,
         name: str,
         revision: str,
@@ -149,15 +149,8 @@ class PplxEmbedder(Embedder):
     def _pool(self, sequences: list[TokenSequence]) -> Float32Array:
         if not sequences:
             return np.zeros((0, self.checkpoint.hidden_size), dtype=np.float32)
-        forward = partial(bidirectional_hidden, self.checkpoint.model)
         try:
-            return pool_sequences(
-                forward,
-                sequences,
-                pad_id=self.checkpoint.pad_id,
-                max_batch_tokens=self.max_batch_tokens,
-                device=self.device,
-            )
+            return self.checkpoint.pool(sequences, max_batch_tokens=self.max_batch_tokens)
         except RuntimeError as exc:
             raise EmbeddingError(f"the pplx-embed forward pass failed: {exc}") from exc
 

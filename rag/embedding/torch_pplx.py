@@ -9,109 +9,57 @@ mask builders, and sdpa gets ``is_causal=False`` whenever a mask is given.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rag.embedding.torch_runtime import import_torch, import_transformers, quiet_loading
+from rag.embedding.batching import TokenSequence
+from rag.embedding.pplx_tokens import (
+    MAX_TOKENS,
+    PplxModel,
+    is_context_checkpoint,
+    is_pplx_folder,
+    load_tokens,
+    read_json,
+)
+from rag.embedding.torch_runtime import import_torch, import_transformers, pool_sequences, quiet_loading
 from rag.errors import ModelLoadError
+from rag.types import Float32Array
 
-PPLX_MODEL_TYPE = "bidirectional_pplx_qwen3"
-CONTEXT_AUTO_MODEL = "modeling.PPLXQwen3ContextualModel"
-SEPARATOR = "<|endoftext|>"
-MAX_TOKENS = 32768
+__all__ = [
+    "PplxCheckpoint",
+    "bidirectional_hidden",
+    "is_context_checkpoint",
+    "is_pplx_folder",
+    "load_checkpoint",
+]
+
 # Keys of the remote config that describe the remote code, not the network.
 _REMOTE_KEYS = ("model_type", "auto_map", "architectures", "torch_dtype", "dtype", "transformers_version")
 
 
 @dataclass
-class PplxCheckpoint:
-    """A loaded checkpoint: the network, its tokenizers and what the folder says about it."""
+class PplxCheckpoint(PplxModel):
+    """A checkpoint loaded in torch: the tokens plus the network on its device."""
 
-    model: Any  # transformers.Qwen3Model, bidirectional, in eval mode on its device
-    tokenizer: Any  # tokenizers.Tokenizer, no truncation (to measure documents)
-    truncating: Any  # the same tokenizer truncating at max_length (for texts that must fit)
-    contextual: bool
-    separator: str
-    separator_id: int
-    pad_id: int
-    max_length: int
-    special_tokens: int  # tokens the tokenizer's post-processor adds to one text
+    model: Any = None  # transformers.Qwen3Model, bidirectional, in eval mode on its device
+    device: str = "cpu"
 
-    @property
-    def hidden_size(self) -> int:
-        return int(self.model.config.hidden_size)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; {} when the file does not exist."""
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
-
-
-def is_pplx_folder(folder: Path) -> bool:
-    """Whether config.json names the pplx-embed model type."""
-    return read_json(folder / "config.json").get("model_type") == PPLX_MODEL_TYPE
-
-
-def is_context_checkpoint(folder: Path) -> bool:
-    """A context model: auto_map AutoModel is the contextual class, or the tokenizer defines sep_token."""
-    auto_model = str(read_json(folder / "config.json").get("auto_map", {}).get("AutoModel", ""))
-    # Hub auto_map values may carry a "repo--" prefix before the module path.
-    if auto_model.split("--")[-1] == CONTEXT_AUTO_MODEL:
-        return True
-    return bool(read_json(folder / "special_tokens_map.json").get("sep_token"))
-
-
-def _token_text(value: Any) -> str | None:
-    """A special token's text whether stored as a string or as an AddedToken dict."""
-    if isinstance(value, dict):
-        value = value.get("content")
-    return value if isinstance(value, str) else None
+    def pool(self, sequences: Sequence[TokenSequence], *, max_batch_tokens: int) -> Float32Array:
+        forward = partial(bidirectional_hidden, self.model)
+        return pool_sequences(
+            forward, sequences, pad_id=self.pad_id, max_batch_tokens=max_batch_tokens, device=self.device
+        )
 
 
 def load_checkpoint(folder: Path, *, device: str, dtype: Any, max_length: int = MAX_TOKENS) -> PplxCheckpoint:
     """Load a pplx-embed folder (config.json, *.safetensors, tokenizer.json) onto ``device``."""
-    if not is_pplx_folder(folder):
-        raise ModelLoadError(f"{folder} is not a pplx-embed checkpoint (config.json model_type).")
-    tokenizer, truncating, special = _load_tokenizers(folder, max_length)
-    specials = read_json(folder / "special_tokens_map.json") | read_json(folder / "tokenizer_config.json")
-    separator = _token_text(specials.get("sep_token")) or SEPARATOR
-    separator_id = tokenizer.token_to_id(separator)
-    pad_id = tokenizer.token_to_id(_token_text(specials.get("pad_token")) or SEPARATOR)
-    if separator_id is None or pad_id is None:
-        raise ModelLoadError(f"the tokenizer in {folder} does not know the separator {separator!r}.")
-    config = read_json(folder / "config.json")
-    limit = min(max_length, int(config.get("max_position_embeddings", max_length)))
-    truncating.enable_truncation(limit)
-    return PplxCheckpoint(
-        model=_load_model(folder, config, device, dtype),
-        tokenizer=tokenizer,
-        truncating=truncating,
-        contextual=is_context_checkpoint(folder),
-        separator=separator,
-        separator_id=int(separator_id),
-        pad_id=int(pad_id),
-        max_length=limit,
-        special_tokens=special,
-    )
-
-
-def _load_tokenizers(folder: Path, max_length: int) -> tuple[Any, Any, int]:
-    from tokenizers import Tokenizer
-
-    path = folder / "tokenizer.json"
-    if not path.is_file():
-        raise ModelLoadError(f"{folder} has no tokenizer.json.")
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    processor = tokenizer.post_processor
-    special = int(processor.num_special_tokens_to_add(False)) if processor is not None else 0
-    return tokenizer, Tokenizer.from_file(str(path)), special
+    tokens = load_tokens(folder, max_length)
+    model = _load_model(folder, read_json(folder / "config.json"), device, dtype)
+    fields = tokens.as_fields() | {"hidden_size": int(model.config.hidden_size)}
+    return PplxCheckpoint(**fields, model=model, device=device)
 
 
 def _load_model(folder: Path, config: dict[str, Any], device: str, dtype: Any) -> Any:

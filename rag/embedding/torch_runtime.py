@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.embedding.batching import plan_batches
+from rag.embedding.batching import TokenSequence, plan_batches
 from rag.errors import ConfigError, EmbeddingError
 from rag.types import Float32Array
 
@@ -122,18 +121,6 @@ def span_pool(hidden: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tenso
         if end > start:
             rows[row] = hidden[start:end].float().mean(dim=0)
     return rows
-
-
-@dataclass(frozen=True)
-class TokenSequence:
-    """One forward input: token ids, and the chunk spans to pool (None: mean over every token)."""
-
-    ids: list[int]
-    spans: list[tuple[int, int]] | None = None
-
-    @property
-    def rows(self) -> int:
-        return 1 if self.spans is None else len(self.spans)
 
 
 Forward = Callable[[Any, Any], Any]

@@ -3,6 +3,7 @@ their loaded embedders, and the real offline MiniLM encoder."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from rag.embedding.factory import ModelOptions, load_embedder
 from rag.embedding.pplx import PplxEmbedder
 from rag.embedding.torch_pplx import load_checkpoint
 from rag.types import DocumentMode
+from tests.api.conftest import LiveServer
+from tests.rag.embedding.hosted_fixtures import hosted_server
 from tests.rag.embedding.tiny_checkpoints import write_pplx_checkpoint
 
 
@@ -71,3 +74,10 @@ def late_minilm(minilm_path: Path) -> EncoderEmbedder:
     return EncoderEmbedder(
         minilm_path, name="all-minilm-l6-v2", revision="test", document_mode=DocumentMode.CONTEXTUAL
     )
+
+
+@pytest.fixture(scope="session")
+def hosted_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, Path]]]:
+    """Our own API on loopback (uvicorn), keyed, serving tiny checkpoints under the hosted names: the
+    "hosted" side of the api: and tei: backend tests."""
+    yield from hosted_server(tmp_path_factory.mktemp("hosted"))

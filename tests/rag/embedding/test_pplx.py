@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,12 @@ import torch
 from tokenizers import Tokenizer
 
 from rag.embedding.pplx import PplxEmbedder
-from rag.embedding.torch_pplx import bidirectional_hidden, is_context_checkpoint, load_checkpoint
+from rag.embedding.torch_pplx import (
+    PplxCheckpoint,
+    bidirectional_hidden,
+    is_context_checkpoint,
+    load_checkpoint,
+)
 from rag.errors import ConfigError, ModelLoadError, SeparatorInChunkError
 from rag.types import DocumentMode
 from tests.rag.embedding.conftest import make_pplx
@@ -51,12 +57,17 @@ def assert_matches_reference(got_floats: np.ndarray, got_int8: np.ndarray, refer
     assert np.array_equal((got_floats >= 0)[clear], (ref >= 0)[clear])
 
 
+def _torch_model(embedder: PplxEmbedder) -> Any:
+    assert isinstance(embedder.checkpoint, PplxCheckpoint)  # the torch runtime's checkpoint
+    return embedder.checkpoint.model
+
+
 def test_the_loader_reads_the_real_layout(checkpoints: dict[str, Path], v1: PplxEmbedder) -> None:
-    assert v1.checkpoint.model.embed_tokens.weight.shape == (151936, 64)
-    assert len(v1.checkpoint.model.layers) == 2
+    assert _torch_model(v1).embed_tokens.weight.shape == (151936, 64)
+    assert len(_torch_model(v1).layers) == 2
     assert v1.checkpoint.separator_id == ENDOFTEXT_ID
     assert not v1.checkpoint.contextual and is_context_checkpoint(checkpoints["context"])
-    assert all(not layer.self_attn.is_causal for layer in v1.checkpoint.model.layers)
+    assert all(not layer.self_attn.is_causal for layer in _torch_model(v1).layers)
     assert v1.fingerprint.document_mode == "isolated" and v1.fingerprint.quantization == "tanh-int8"
 
 
@@ -76,7 +87,7 @@ def test_attention_is_bidirectional(v1: PplxEmbedder, checkpoints: dict[str, Pat
     changed = [*ids[:-1], ids[-1] + 1]
     batch = torch.tensor([ids, changed])
     with torch.inference_mode():
-        hidden = bidirectional_hidden(v1.checkpoint.model, batch, torch.ones_like(batch))
+        hidden = bidirectional_hidden(_torch_model(v1), batch, torch.ones_like(batch))
     assert not torch.allclose(hidden[0, 0], hidden[1, 0], atol=1e-4)
 
 

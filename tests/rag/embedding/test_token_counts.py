@@ -15,7 +15,7 @@ import pytest
 from tokenizers import Tokenizer
 
 import rag.embedding.encoder
-import rag.embedding.pplx
+import rag.embedding.torch_pplx
 from rag.embedding.base import SPECIAL_TOKENS_BOUND, Embedder, PairedEmbedder
 from rag.embedding.encoder import EncoderEmbedder
 from rag.embedding.fake import HashEmbedder
@@ -98,7 +98,7 @@ def test_pplx_query_counts_are_the_tokenizers_and_what_is_fed(
     tokenizer = plain_tokenizer(checkpoints[name] / "tokenizer.json")
     expected = [len(tokenizer.encode(text).ids) for text in TEXTS]
     assert embedder.count_tokens(TEXTS) == expected
-    fed = record_fed_lengths(monkeypatch, rag.embedding.pplx)
+    fed = record_fed_lengths(monkeypatch, rag.embedding.torch_pplx)
     embedder.embed_queries(TEXTS)
     assert fed == expected
 
@@ -126,7 +126,7 @@ def test_contextual_document_counts_include_the_separators(
     expected = [sum(bare) + len(DOCUMENT) - 1 + specials, bare[0] + specials]
     assert expected[0] == len(tokenizer.encode(ENDOFTEXT.join(DOCUMENT)).ids)
     assert embedder.count_document_tokens(documents) == expected
-    fed = record_fed_lengths(monkeypatch, rag.embedding.pplx)
+    fed = record_fed_lengths(monkeypatch, rag.embedding.torch_pplx)
     embedder.embed_documents(documents)
     assert fed == expected
 
@@ -138,7 +138,7 @@ def test_isolated_document_counts_are_the_chunks_counts(
     for embedder in (v1, isolated):
         expected = sum(embedder.count_tokens(DOCUMENT))
         assert embedder.count_document_tokens([DOCUMENT]) == [expected]
-        fed = record_fed_lengths(monkeypatch, rag.embedding.pplx)
+        fed = record_fed_lengths(monkeypatch, rag.embedding.torch_pplx)
         embedder.embed_documents([DOCUMENT])
         assert sum(fed) == expected
 
