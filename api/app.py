@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
-from api.routes import collections, documents, embeddings, health, jobs, search
+from api.routes import collections, context, documents, embeddings, health, jobs, search
 from api.state import AppState
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError
@@ -100,6 +100,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
-    for module in (search, collections, documents, jobs, embeddings, health):
+    for module in (search, context, collections, documents, jobs, embeddings, health):
         app.include_router(module.router)
     return app
