@@ -205,8 +205,8 @@ class DocumentOutcome(BaseModel):
 
     id: str = Field(description="The document's id (or the file or line that failed).")
     status: OutcomeStatus = Field(description="added, updated, skipped (unchanged) or failed.")
-    chunks: int | None = Field(None, description="Chunks stored for the document.")
-    error: str | None = Field(None, description="Why the document failed.")
+    chunks: int | None = Field(default=None, description="Chunks stored for the document.")
+    error: str | None = Field(default=None, description="Why the document failed.")
 
 
 class IngestReport(BaseModel):
