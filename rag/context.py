@@ -8,8 +8,10 @@ Packing: each hit is widened by ``neighbors`` chunks on each side in its documen
 that overlap or touch become one passage; passages go best first (their best hit's score) as numbered
 blocks ``[1] title (source, page)`` + text. A passage that does not fit the budget loses its outer neighbour
 chunks one at a time (never a hit, never inside the hits' span); if even that does not fit it is left out
-and the next passage is tried. ``tokens`` is the token count of the whole text, counted again after each
-addition (BPE counts are not additive), so it is never over ``max_tokens``.
+and the next passage is tried. Candidates are costed as the sum of their blocks' tokens; the whole text
+is then counted, and in the rare case that BPE merged across a boundary and the total went over
+``max_tokens``, the packing is redone counting the whole text at every step. ``tokens`` is always the
+exact count of ``text`` and never over ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -85,21 +87,36 @@ def pack_context(
     _check_positive("max_tokens", max_tokens, minimum=1)
     _check_positive("neighbors", neighbors, minimum=0)
     passages = sorted(_passages(hits, chunks, neighbors), key=lambda p: (-p.hit.score, p.rank))
+    fast = _pack(passages, max_tokens, count_tokens, exact=False)
+    if fast.tokens <= max_tokens:
+        return fast
+    return _pack(passages, max_tokens, count_tokens, exact=True)  # BPE merged across a boundary: recount
+
+
+def _pack(passages: list[_Passage], max_tokens: int, count_tokens: TokenCounter, *, exact: bool) -> Context:
+    """Greedy packing, best passage first. ``exact`` counts the whole text for every candidate (quadratic);
+    otherwise a candidate costs its own block's tokens plus a separator's, and only the result is counted
+    (tokens of a concatenation nearly always add up; the caller checks and falls back to ``exact``)."""
     blocks: list[str] = []
     citations: list[Citation] = []
+    separator = count_tokens(PASSAGE_SEPARATOR)
     tokens = 0
     for passage in passages:
         candidate: _Passage | None = passage
         while candidate is not None:
             block = _block(len(citations) + 1, candidate)
-            counted = count_tokens(PASSAGE_SEPARATOR.join([*blocks, block]))
+            if exact:
+                counted = count_tokens(PASSAGE_SEPARATOR.join([*blocks, block]))
+            else:
+                counted = tokens + count_tokens(block) + (separator if blocks else 0)
             if counted <= max_tokens:
                 blocks.append(block)
                 citations.append(_citation(len(citations) + 1, candidate))
                 tokens = counted
                 break
             candidate = candidate.trimmed()
-    return Context(PASSAGE_SEPARATOR.join(blocks), citations, tokens)
+    text = PASSAGE_SEPARATOR.join(blocks)
+    return Context(text, citations, tokens if exact else count_tokens(text))
 
 
 def _passages(hits: Sequence[Hit], chunks: NeighbourChunks, neighbors: int) -> list[_Passage]:

@@ -32,6 +32,11 @@ WORDS = [
 GAPS = ["", " ", "\n", "\n\n", " \n\n  "]
 
 
+def superadditive(text: str) -> int:
+    """A counter whose count of a concatenation exceeds the sum of its parts' (as BPE may, rarely)."""
+    return COUNT(text) + 4 * text.count("\n\n[")
+
+
 @dataclass(frozen=True)
 class Doc:
     id: str
@@ -88,9 +93,11 @@ def corpora(draw: st.DrawFn) -> tuple[list[Doc], list[Hit]]:
     return docs, sorted(hits, key=lambda h: -h.score)  # best first, as a search returns them
 
 
-def pack(docs: list[Doc], hits: list[Hit], budget: int, neighbors: int) -> Context:
+def pack(
+    docs: list[Doc], hits: list[Hit], budget: int, neighbors: int, count: Callable[[str], int] = COUNT
+) -> Context:
     around = {d.id: d.chunks for d in docs}  # more than the windows: the packer must keep to them
-    return pack_context(hits, around, max_tokens=budget, count_tokens=COUNT, neighbors=neighbors)
+    return pack_context(hits, around, max_tokens=budget, count_tokens=count, neighbors=neighbors)
 
 
 def normalized(text: str) -> str:
@@ -98,14 +105,19 @@ def normalized(text: str) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpus=corpora(), budget=st.integers(1, 400), neighbors=st.integers(0, 3))
+@given(
+    corpus=corpora(),
+    budget=st.integers(1, 400),
+    neighbors=st.integers(0, 3),
+    count=st.sampled_from([COUNT, superadditive]),
+)
 def test_packing_keeps_the_budget_and_cites_disjoint_exact_spans(
-    corpus: tuple[list[Doc], list[Hit]], budget: int, neighbors: int
+    corpus: tuple[list[Doc], list[Hit]], budget: int, neighbors: int, count: Callable[[str], int]
 ) -> None:
     docs, hits = corpus
-    context = pack(docs, hits, budget, neighbors)
+    context = pack(docs, hits, budget, neighbors, count)
     by_id = {d.id: d for d in docs}
-    assert context.tokens == COUNT(context.text) <= budget
+    assert context.tokens == count(context.text) <= budget
     assert [c.index for c in context.citations] == list(range(1, len(context.citations) + 1))
     assert [c.score for c in context.citations] == sorted((c.score for c in context.citations), reverse=True)
     covered: dict[str, set[int]] = {}
@@ -181,6 +193,16 @@ def test_a_smaller_later_passage_still_fills_the_budget() -> None:
     context = pack([big, small], [hit_of(big, 0, 2.0), hit_of(small, 0, 1.0)], 20, 1)
     assert [c.document_id for c in context.citations] == ["small"]
     assert context.text.startswith("[1] Small")
+
+
+def test_a_total_over_the_sum_of_its_blocks_is_packed_again_counting_the_whole_text() -> None:
+    docs = [make_doc(f"d{i}", ["tea leaves"], [" "], 10 * i) for i in range(3)]
+    hits = [hit_of(doc, 0, 1.0 - i / 10) for i, doc in enumerate(docs)]
+    additive = pack(docs, hits, 10_000, 0)
+    budget = additive.tokens  # all three fit when counts add up, not with 4 more per boundary
+    context = pack(docs, hits, budget, 0, superadditive)
+    assert context.tokens == superadditive(context.text) <= budget
+    assert len(context.citations) == 2 and len(additive.citations) == 3
 
 
 @pytest.mark.parametrize(("max_tokens", "neighbors"), [(0, 1), (10, -1), (True, 1)])
