@@ -20,7 +20,7 @@ from api.limits import BodyLimitMiddleware
 from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
 from api.pages import install_pages
-from api.routes import collections, documents, embeddings, health, jobs, models, search, tei
+from api.routes import collections, context, documents, embeddings, health, jobs, models, search, tei
 from api.state import AppState
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
-    for module in (search, collections, documents, jobs, embeddings, models, health, tei):
+    for module in (search, context, collections, documents, jobs, embeddings, models, health, tei):
         app.include_router(module.router)
     mcp_sessions = mount_mcp(app, state, version=package_version())
     install_pages(app)

@@ -7,7 +7,9 @@ concurrency with a fixed number of requests per client. Three variants:
 - ``full``: every query is new (cache misses), so each request pays the query embedding, batched by the
   server's dynamic batcher with whatever else is waiting;
 - ``cached``: one repeated query (cache hits), so the request pays HTTP + search only;
-- ``healthz``: ``GET /healthz``, the floor of this HTTP stack (client, uvicorn, FastAPI) on this box.
+- ``healthz``: ``GET /healthz``, the floor of this HTTP stack (client, uvicorn, FastAPI) on this box;
+- ``context``: the cached query through ``POST /v1/context`` at the same ``top_k`` (neighbours 1, 2000
+  cl100k tokens), so ``context/cached`` is the cost of widening and packing the hits into a prompt.
 
 Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
 layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw. Then
@@ -44,11 +46,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import http_embeddings
 import httpx
 
+from ingest.encoding import token_counter
 from ingest.loaders import SourceDocument
 from ingest.pipeline import IngestOptions, Ingestor
+from rag.context import retrieve_context
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.search import Searcher
 from rag.store import Library
+from rag.types import Embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "corpus"
@@ -62,6 +67,7 @@ QUESTIONS = [
     "who approves a pull request",
     "where are the onboarding documents",
 ]
+CONTEXT: dict[str, Any] = {"top_k": 10, "max_tokens": 2000, "neighbors": 1}
 
 
 def main() -> None:
@@ -166,7 +172,19 @@ class _InProcess:
             _timed_ms(lambda q=q, e=e: searcher.search_embedded(q, e))  # type: ignore[misc]
             for q, e in zip(self.queries, embedded, strict=True)
         ]
-        return {"query_embedding": _percentiles(embed_ms), "search_embedded": _percentiles(search_ms)}
+        count = token_counter("cl100k_base")
+
+        def context(query: str, embedding: Embeddings) -> Callable[[], object]:
+            return lambda: retrieve_context(
+                searcher, query, query_embedding=embedding, count_tokens=count, **CONTEXT
+            )
+
+        context_ms = [_timed_ms(context(q, e)) for q, e in zip(self.queries, embedded, strict=True)]
+        return {
+            "query_embedding": _percentiles(embed_ms),
+            "search_embedded": _percentiles(search_ms),
+            "context_embedded": _percentiles(context_ms),
+        }
 
 
 def _start_server(args: argparse.Namespace, data: Path, port: int) -> subprocess.Popen[bytes]:
@@ -199,14 +217,14 @@ def _batch_stats(url: str) -> tuple[float, float]:
     return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
 
 
-async def _client(url: str, bodies: list[dict[str, Any] | None], latencies: list[float]) -> None:
+async def _client(url: str, path: str, bodies: list[dict[str, Any] | None], latencies: list[float]) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120.0) as client:
         for body in bodies:
             started = time.perf_counter()
             if body is None:
                 response = await client.get("/healthz")
             else:
-                response = await client.post("/v1/search", json=body)
+                response = await client.post(path, json=body)
             latencies.append((time.perf_counter() - started) * 1000.0)
             response.raise_for_status()
 
@@ -219,13 +237,16 @@ async def _load(url: str, variant: str, concurrency: int, per_client: int, offse
             return [None] * per_client
         if variant == "cached":
             return [{"query": QUESTIONS[0], "top_k": 10}] * per_client
+        if variant == "context":
+            return [{"query": QUESTIONS[0], **CONTEXT}] * per_client
         new = [
             f"{QUESTIONS[(client + i) % len(QUESTIONS)]} [{offset}-{client}-{i}]" for i in range(per_client)
         ]
         return [{"query": query, "top_k": 10} for query in new]
 
     started = time.perf_counter()
-    await asyncio.gather(*(_client(url, bodies(c), latencies) for c in range(concurrency)))
+    path = "/v1/context" if variant == "context" else "/v1/search"
+    await asyncio.gather(*(_client(url, path, bodies(c), latencies) for c in range(concurrency)))
     elapsed = time.perf_counter() - started
     return {"qps": round(len(latencies) / elapsed, 1), **_percentiles(latencies)}
 
@@ -244,7 +265,7 @@ def _under_load(args: argparse.Namespace, data: Path) -> tuple[list[dict[str, An
         asyncio.run(_load(url, "cached", 1, 3, 0))  # warm-up, and the cached query enters the cache
         # Variants interleaved at each concurrency, so a drift of the (shared) machine hits them alike.
         for offset, concurrency in enumerate(args.concurrency):
-            for variant in ("healthz", "cached", "full"):
+            for variant in ("healthz", "cached", "context", "full"):
                 before = _batch_stats(url)
                 row = asyncio.run(_load(url, variant, concurrency, args.requests, offset))
                 after = _batch_stats(url)
@@ -275,6 +296,12 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
         cached = rows["cached", first]["p50_ms"]
         ratios["cached_c1_p50_over_in_process_search"] = round(cached / search, 2) if search else None
         ratios["cached_c1_http_overhead_ms"] = round(cached - search, 3)
+    if ("cached", first) in rows and ("context", first) in rows:
+        ratios["context_c1_p50_over_cached_search_c1_p50"] = round(
+            rows["context", first]["p50_ms"] / rows["cached", first]["p50_ms"], 2
+        )
+        packing = statistics.mean(run["context_embedded"]["p50_ms"] for run in runs)
+        ratios["in_process_context_p50_over_search_p50"] = round(packing / search, 2) if search else None
     if ("cached", first) in rows and ("healthz", first) in rows:
         floor = rows["healthz", first]["p50_ms"]
         ratios["cached_c1_p50_over_healthz_p50"] = round(rows["cached", first]["p50_ms"] / floor, 2)
@@ -299,7 +326,8 @@ def _table(report: dict[str, Any]) -> str:
         embed, search = base[when]["query_embedding"], base[when]["search_embedded"]
         lines.append(
             f"in-process ({when.replace('_', ' ')}): query embedding p50 {embed['p50_ms']} ms "
-            f"(p99 {embed['p99_ms']}), search_embedded p50 {search['p50_ms']} ms (p99 {search['p99_ms']})"
+            f"(p99 {embed['p99_ms']}), search_embedded p50 {search['p50_ms']} ms (p99 {search['p99_ms']}), "
+            f"context p50 {base[when]['context_embedded']['p50_ms']} ms"
         )
     lines += [
         "",

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -64,6 +65,17 @@ def get_encoding(name: str = DEFAULT_ENCODING, cache_dir: Path | None = None) ->
     bundled nor cached and cannot be downloaded, raises ``ConfigError``.
     """
     return _load(name, (cache_dir or default_cache_dir()).expanduser().resolve())
+
+
+def token_counter(name: str = DEFAULT_ENCODING, cache_dir: Path | None = None) -> Callable[[str], int]:
+    """A function counting ``name``'s tokens in a text (special-token text counts as ordinary text), for
+    ``rag.context``; an unknown or unloadable encoding raises ``ConfigError`` now, not on first use."""
+    encoding = get_encoding(name, cache_dir)
+
+    def count(text: str) -> int:
+        return len(encoding.encode(text, disallowed_special=()))
+
+    return count
 
 
 @lru_cache(maxsize=8)

@@ -58,7 +58,9 @@ def storable(document: SourceDocument) -> SourceDocument:
 
 
 def content_hash(document: SourceDocument) -> str:
-    """Changes when anything stored about the document changes (so it is rewritten)."""
+    """Changes when anything stored about the document changes (so it is rewritten). ``root`` counts only
+    when set, so documents without one (uploads, caller documents) keep the hashes they had before roots."""
+    rooted = {"root": document.root} if document.root is not None else {}
     return digest(
         {
             "text": document.text,
@@ -66,6 +68,7 @@ def content_hash(document: SourceDocument) -> str:
             "source": document.source,
             "metadata": document.metadata,
             "pages": document.pages,
+            **rooted,
         }
     )
 

@@ -58,8 +58,9 @@ class Ingestor:
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestSummary:
-        """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
-        under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
+        """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose location
+        (``root/source``: where the file lay) is under ``paths`` and that this run did not produce (files
+        that failed to load are kept)."""
         started = time.perf_counter()
         loaded = load_paths(paths, include=include, exclude=exclude)
         keep = {failure.source for failure in loaded.failures if failure.source}
@@ -83,8 +84,9 @@ class Ingestor:
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestSummary:
-        """Add, update or skip each document; with ``sync_sources`` (sources or folders as stored in
-        ``source``), also delete stored documents under them that are not among ``documents``."""
+        """Add, update or skip each document; with ``sync_sources`` (absolute files or folders, compared with
+        each stored document's location: ``root/source``, or ``source`` for documents without a root), also
+        delete stored documents under them that are not among ``documents``."""
         sources = list(sync_sources) if sync_sources is not None else None
         return self._run(documents, collection, sources, set(), dry_run, progress)
 
@@ -199,6 +201,7 @@ class Ingestor:
             source=document.source,
             title=document.title,
             metadata=dict(document.metadata),
+            root=document.root,
         )
         outcome.chunks = len(chunks)
         return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), outcome)
@@ -206,7 +209,7 @@ class Ingestor:
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
     ) -> list[str]:
-        """Stored ids from a source under ``sync_sources`` that this run did not produce."""
+        """Stored ids located under ``sync_sources`` that this run did not produce."""
         if collection is None or sync_sources is None:
             return []
         roots = [root.rstrip("/") for root in sync_sources]

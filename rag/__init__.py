@@ -2,11 +2,14 @@
 
 The stable Python API is what this module exports (``__all__``; a test pins it). Example::
 
-    from rag import Library, ModelOptions, Searcher, load_embedder
+    from rag import Library, ModelOptions, Searcher, load_embedder, retrieve_context
 
     embedder = load_embedder(ModelOptions(doc_model="all-minilm-l6-v2", query_model="all-minilm-l6-v2"))
     library = Library("data")
-    hits = Searcher(library.open_collection("default"), embedder).search("refund policy").hits
+    searcher = Searcher(library.open_collection("default"), embedder)
+    hits = searcher.search("refund policy").hits
+    count = ingest.encoding.token_counter("cl100k_base")  # or any str -> int tokenizer count
+    context = retrieve_context(searcher, "refund policy", max_tokens=1500, count_tokens=count)
 
 Ingestion (loaders, chunking, the pipeline) lives in the ``ingest`` package and the HTTP service in
 ``api``; this package imports neither.
@@ -14,6 +17,7 @@ Ingestion (loaders, chunking, the pipeline) lives in the ``ingest`` package and 
 
 from __future__ import annotations
 
+from rag.context import Citation, Context, pack_context, retrieve_context
 from rag.embedding.base import Embedder, PairedEmbedder
 from rag.embedding.factory import ModelOptions, load_embedder, load_embedder_from_settings
 from rag.embedding.fake import HashEmbedder
@@ -69,6 +73,7 @@ __all__ = [
     "BusyError",
     "ChunkRecord",
     "ChunkerFingerprint",
+    "Citation",
     "Collection",
     "CollectionExistsError",
     "CollectionFingerprint",
@@ -76,6 +81,7 @@ __all__ = [
     "CollectionNotFoundError",
     "ConfigError",
     "ConflictError",
+    "Context",
     "CorruptStoreError",
     "DEFAULT_SEARCH_MODE",
     "DocumentMode",
@@ -112,4 +118,6 @@ __all__ = [
     "check_compatible",
     "load_embedder",
     "load_embedder_from_settings",
+    "pack_context",
+    "retrieve_context",
 ]

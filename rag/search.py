@@ -66,6 +66,24 @@ class Searcher:
         started = time.perf_counter()
         return self._run(query_text, query, top_k, rescore_multiplier, filter, mode, started, 0.0)
 
+    def search_in(
+        self,
+        view: CollectionView,
+        query_text: str,
+        query: Embeddings | None,
+        *,
+        top_k: int = 10,
+        rescore_multiplier: int = 4,
+        filter: MetadataFilter | None = None,
+        mode: SearchMode | str = DEFAULT_SEARCH_MODE,
+    ) -> SearchResult:
+        """Search inside a read snapshot the caller holds (``self.collection.reading()``), so that what
+        it reads next (e.g. the hits' neighbour chunks) sees the same commit. ``query`` is the embedded
+        query (None only for ``bm25``)."""
+        mode = SearchMode.parse(mode)
+        started = time.perf_counter()
+        return self._in_view(view, query_text, query, top_k, rescore_multiplier, filter, mode, started, 0.0)
+
     def _run(
         self,
         text: str,
@@ -77,18 +95,32 @@ class Searcher:
         started: float,
         embed_ms: float,
     ) -> SearchResult:
+        with self.collection.reading() as view:
+            return self._in_view(view, text, query, top_k, multiplier, filter, mode, started, embed_ms)
+
+    def _in_view(
+        self,
+        view: CollectionView,
+        text: str,
+        query: Embeddings | None,
+        top_k: int,
+        multiplier: int,
+        filter: MetadataFilter | None,
+        mode: SearchMode,
+        started: float,
+        embed_ms: float,
+    ) -> SearchResult:
         timings = dict.fromkeys(STAGES, 0.0)
         timings["embed"] = embed_ms
-        with self.collection.reading() as view:
-            if mode is SearchMode.BM25:
-                scored = _lexical(view, text, top_k, filter, timings)
-            elif mode is SearchMode.HYBRID:
-                scored = _hybrid(view, text, _need(query), top_k, multiplier, filter, timings)
-            else:
-                scored = _dense(view, _need(query), mode, top_k, multiplier, filter, timings)
-            hydrating = time.perf_counter()
-            hits = view.hydrate(scored)
-            timings["hydrate"] = elapsed_ms(hydrating)
+        if mode is SearchMode.BM25:
+            scored = _lexical(view, text, top_k, filter, timings)
+        elif mode is SearchMode.HYBRID:
+            scored = _hybrid(view, text, _need(query), top_k, multiplier, filter, timings)
+        else:
+            scored = _dense(view, _need(query), mode, top_k, multiplier, filter, timings)
+        hydrating = time.perf_counter()
+        hits = view.hydrate(scored)
+        timings["hydrate"] = elapsed_ms(hydrating)
         timings["total"] = elapsed_ms(started)
         return SearchResult(hits=hits, mode=mode, timings=timings)
 

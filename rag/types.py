@@ -132,7 +132,12 @@ class ChunkRecord:
 
 @dataclass(frozen=True)
 class DocumentRecord:
-    """A document to store. ``id`` is the caller's id (or one the pipeline generated)."""
+    """A document to store. ``id`` is the caller's id (or one the pipeline generated).
+
+    ``source`` is where it came from as users see it (a path relative to the ingested folder, or an
+    upload's name); ``root`` is the absolute folder that ``source`` is relative to, kept for ``--sync``
+    only (None for uploads and caller documents).
+    """
 
     id: str
     text: str
@@ -140,6 +145,7 @@ class DocumentRecord:
     source: str | None = None
     title: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,12 @@ class StoredDocument:
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved chunk."""
+    """One retrieved chunk.
+
+    ``chunk_index`` is the chunk's position in its document (its ``ChunkRecord.ordinal``: 0, 1, ...) and
+    ``tokens`` its stored token count (``ChunkRecord.token_count``, in the collection's chunker encoding);
+    a hit names them as the API does. ``score`` is higher-is-better; its scale depends on the mode.
+    """
 
     chunk_id: int
     document_id: str
@@ -172,7 +183,8 @@ class Hit:
     page: int | None
     source: str | None
     title: str | None
-    ordinal: int
+    chunk_index: int
+    tokens: int
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from api.schemas import CollectionCreate, CollectionList, CollectionPublic, Dele
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
 
-@router.get("", summary="List collections", responses=error_responses(*AUTH_CODES, 503))
+@router.get(
+    "",
+    operation_id="list_collections",
+    summary="List collections",
+    responses=error_responses(*AUTH_CODES, 503),
+)
 async def list_all(state: State, principal: Reader) -> CollectionList:
     """The collections the caller's key may touch, with their counts and fingerprints."""
     return await run_in_threadpool(list_collections, state, principal)
@@ -21,6 +26,7 @@ async def list_all(state: State, principal: Reader) -> CollectionList:
 
 @router.post(
     "",
+    operation_id="create_collection",
     summary="Create a collection",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(*AUTH_CODES, 409, 422, 503),
@@ -31,13 +37,22 @@ async def create(body: CollectionCreate, state: State, principal: Admin) -> Coll
     return await run_in_threadpool(create_collection, state, body)
 
 
-@router.get("/{name}", summary="Describe a collection", responses=error_responses(*AUTH_CODES, 404, 422, 503))
+@router.get(
+    "/{name}",
+    operation_id="get_collection",
+    summary="Describe a collection",
+    responses=error_responses(*AUTH_CODES, 404, 422, 503),
+)
 async def describe(name: ReadableCollection, state: State) -> CollectionPublic:
+    """The collection's document and chunk counts, fingerprint (what built it) and settings."""
     return await run_in_threadpool(collection_info, state, name)
 
 
 @router.delete(
-    "/{name}", summary="Delete a collection", responses=error_responses(*AUTH_CODES, 404, 422, 429, 503)
+    "/{name}",
+    operation_id="delete_collection",
+    summary="Delete a collection",
+    responses=error_responses(*AUTH_CODES, 404, 422, 429, 503),
 )
 async def delete(name: AdminCollection, state: State) -> Deleted:
     """The collection and everything in it, for good."""

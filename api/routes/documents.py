@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -15,6 +15,7 @@ from api.errors import AUTH_CODES, error_responses
 from api.schemas import AddDocumentsRequest, Deleted, DocumentList, DocumentPublic, IngestReport, JobAccepted
 
 router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"])
+DocumentId = Annotated[str, Path(description="The document's id (it may contain '/').")]
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +37,13 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 UPLOAD_SCHEMA = {
     "type": "object",
-    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "Files to add (txt, md, html, pdf, docx, jsonl); a file's name is its id.",
+        }
+    },
     "required": ["files"],
 }
 ADD_BODY = {
@@ -57,6 +64,7 @@ ADD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "",
+    operation_id="add_documents",
     summary="Add or replace documents",
     response_model=IngestReport,
     responses=ADD_RESPONSES,
@@ -71,27 +79,40 @@ async def add(name: WritableCollection, state: State, request: Request) -> JSONR
     return await add_documents(state, name, request)
 
 
-@router.get("", summary="List documents", responses=error_responses(*AUTH_CODES, 404, 422, 503))
+@router.get(
+    "",
+    operation_id="list_documents",
+    summary="List documents",
+    responses=error_responses(*AUTH_CODES, 404, 422, 503),
+)
 async def list_all(
     name: ReadableCollection,
     state: State,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Documents per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Documents to skip (in id order).")] = 0,
 ) -> DocumentList:
+    """The collection's documents in id order, without their chunks, a page at a time."""
     documents = await run_in_threadpool(lambda: list_documents(state, name, limit=limit, offset=offset))
     return DocumentList(documents=documents)
 
 
 @router.get(
-    "/{doc_id:path}", summary="Read a document", responses=error_responses(*AUTH_CODES, 404, 422, 503)
+    "/{doc_id:path}",
+    operation_id="get_document",
+    summary="Read a document",
+    responses=error_responses(*AUTH_CODES, 404, 422, 503),
 )
-async def read(name: ReadableCollection, doc_id: str, state: State) -> DocumentPublic:
+async def read(name: ReadableCollection, doc_id: DocumentId, state: State) -> DocumentPublic:
     """The stored document, its metadata and its chunks."""
     return await run_in_threadpool(get_document, state, name, doc_id)
 
 
 @router.delete(
-    "/{doc_id:path}", summary="Delete a document", responses=error_responses(*AUTH_CODES, 404, 422, 429, 503)
+    "/{doc_id:path}",
+    operation_id="delete_document",
+    summary="Delete a document",
+    responses=error_responses(*AUTH_CODES, 404, 422, 429, 503),
 )
-async def delete(name: WritableCollection, doc_id: str, state: State) -> Deleted:
+async def delete(name: WritableCollection, doc_id: DocumentId, state: State) -> Deleted:
+    """The document and its chunks, for good."""
     return await run_in_threadpool(delete_document, state, name, doc_id)

@@ -15,31 +15,42 @@ from api.schemas import Health, Info, Ready
 router = APIRouter(tags=["service"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", operation_id="health", summary="The process is alive")
 async def healthz() -> Health:
+    """Answers as soon as the process serves, before the model is loaded (a liveness probe)."""
     return Health(status="ok")
 
 
 @router.get(
-    "/readyz", summary="The model is loaded and the collections are open", responses=error_responses(503)
+    "/readyz",
+    operation_id="ready",
+    summary="The model is loaded and the collections are open",
+    responses=error_responses(503),
 )
 async def readyz(state: State) -> Ready:
+    """200 once searches can be answered; 503 (with the reason) until then (a readiness probe)."""
     return await run_in_threadpool(readiness, state)
 
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(state: State) -> Response:
+    """Request, search-stage, batching and collection metrics in the Prometheus text format."""
     body = await run_in_threadpool(generate_latest, state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(
-    "/v1/info", summary="Models, width, fingerprint and versions", responses=error_responses(*AUTH_CODES, 503)
+    "/v1/info",
+    operation_id="info",
+    summary="Models, width, fingerprint and versions",
+    responses=error_responses(*AUTH_CODES, 503),
 )
 async def info(state: State, principal: Reader) -> Info:
+    """What the server runs: its models, their embedding width, fingerprint, limits and versions."""
     return build_info(state)

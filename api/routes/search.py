@@ -14,6 +14,7 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 @router.post(
     "/search",
+    operation_id="search",
     summary="Search a collection",
     responses=error_responses(*AUTH_CODES, 404, 409, 422, 429, 503),
 )

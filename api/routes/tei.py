@@ -16,19 +16,37 @@ router = APIRouter(tags=["tei"])
 ERRORS = error_responses(*AUTH_CODES, 422, 503)
 
 
-@router.post("/embed", summary="Embed texts (TEI)", responses=ERRORS)
+@router.post(
+    "/embed",
+    operation_id="tei_embed",
+    summary="Embed texts (TEI)",
+    description="TEI's /embed with the query model: a list of float lists.",
+    responses=ERRORS,
+)
 async def tei_embed(body: TeiEmbedRequest, state: State, principal: Reader) -> list[list[float]]:
     """The query model's int8 codes as floats (``normalize: false``), or those codes L2-normalised."""
     return await embed(state, body)
 
 
-@router.post("/", summary="Embed texts (TEI's root route)", responses=ERRORS)
+@router.post(
+    "/",
+    operation_id="tei_embed_root",
+    summary="Embed texts (TEI's root route)",
+    description="The same as /embed, where huggingface_hub's InferenceClient posts.",
+    responses=ERRORS,
+)
 async def tei_root(body: TeiEmbedRequest, state: State, principal: Reader) -> list[list[float]]:
     """The same as ``/embed``: TEI answers its model's task at the root."""
     return await embed(state, body)
 
 
-@router.get("/info", summary="The served model (TEI)", responses=error_responses(*AUTH_CODES, 503))
+@router.get(
+    "/info",
+    operation_id="tei_info",
+    summary="The served model (TEI)",
+    description="TEI's /info: the query model's id and settings.",
+    responses=error_responses(*AUTH_CODES, 503),
+)
 async def tei_info(state: State, principal: Reader) -> dict[str, Any]:
     """TEI's model information for the query model."""
     return info(state, package_versions().get("pplx-rag", "unknown"))

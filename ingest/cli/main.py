@@ -12,6 +12,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "embed_cmd",
     "ingest_cmd",
     "search_cmd",
+    "context_cmd",
     "collections_cmd",
     "serve_cmd",
     "mcp_cmd",

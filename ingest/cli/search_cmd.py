@@ -23,6 +23,8 @@ HIT_FIELDS = (
     "char_end",
     "page",
     "source",
+    "chunk_index",
+    "tokens",
 )
 
 

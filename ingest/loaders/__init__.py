@@ -6,14 +6,17 @@ folders (a name starting with ``.``) are skipped; ``include``/``exclude`` are gl
 path relative to the folder and against the file name.
 
 Document ids: a file's id is its path relative to the ingested folder (``guide/setup.md``), or its file
-name when the file itself was named; JSON Lines documents keep the caller's ids. ``source`` is the file's
-absolute path, which is what ``--sync`` compares.
+name when the file itself was named; JSON Lines documents keep the caller's ids. ``source`` is the same
+relative path (or file name): what users, hits and prompts see, never the ingesting machine's layout.
+``root`` is the absolute folder ``source`` is relative to (the named folder, or a named file's folder);
+``root/source`` is where the file lies, which is what ``--sync`` compares (``location``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +32,7 @@ __all__ = [
     "load_bytes",
     "load_path",
     "load_paths",
+    "location",
 ]
 
 
@@ -46,12 +50,13 @@ def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str]
     """The documents of one file, or of every file under one folder."""
     if path.is_dir():
         result = LoadResult()
+        root = path.resolve()
         for file in discover(path, include=include, exclude=exclude):
             relative = file.relative_to(path).as_posix()
-            result.extend(_load_file(file, doc_id=relative, name=str(file)))
+            result.extend(_load_file(file, root, doc_id=relative, name=str(file)))
         return result
     if path.is_file():
-        return _load_file(path, doc_id=path.name, name=str(path))
+        return _load_file(path, path.resolve().parent, doc_id=path.name, name=str(path))
     return LoadResult(failures=[LoadFailure(str(path), "no such file or folder", str(path.absolute()))])
 
 
@@ -82,13 +87,26 @@ def load_bytes(filename: str, data: bytes) -> LoadResult:
     return _parse(filename, data, doc_id=filename, name=filename, source=filename)
 
 
-def _load_file(file: Path, *, doc_id: str, name: str) -> LoadResult:
-    source = str(file.resolve())
+def location(document: SourceDocument) -> str | None:
+    """Where a document was loaded from: ``root/source`` for files, else its ``source`` (uploads, caller
+    documents). The store computes the same from its stored fields (``Collection.documents_by_source``)."""
+    if document.root is None or document.source is None:
+        return document.source
+    return f"{document.root.rstrip('/')}/{document.source}"
+
+
+def _load_file(file: Path, root: Path, *, doc_id: str, name: str) -> LoadResult:
+    """``doc_id`` is the file's path relative to ``root``, and so its ``source``; a failure's source is
+    the file's absolute path (its location), so that ``--sync`` keeps the documents of a file it could
+    not read this time."""
     try:
         data = file.read_bytes()
     except OSError as exc:
-        return LoadResult(failures=[LoadFailure(name, exc.strerror or str(exc), source)])
-    return _parse(file.name, data, doc_id=doc_id, name=name, source=source)
+        return LoadResult(failures=[LoadFailure(name, exc.strerror or str(exc), str(root / doc_id))])
+    parsed = _parse(file.name, data, doc_id=doc_id, name=name, source=doc_id)
+    failures = [replace(failure, source=str(root / doc_id)) for failure in parsed.failures]
+    documents = [replace(document, root=str(root)) for document in parsed.documents]
+    return LoadResult(documents=documents, failures=failures)
 
 
 def _parse(filename: str, data: bytes, *, doc_id: str, name: str, source: str) -> LoadResult:

@@ -11,7 +11,9 @@ class SourceDocument:
     """A document before chunking.
 
     ``id``: the caller's id (JSON Lines) or the file's path relative to the ingested root.
-    ``source``: where it came from (an absolute path for files, the upload's name for uploads).
+    ``source``: where it came from as users see it: the file's path relative to the ingested folder (its
+    name when the file itself was ingested), or the upload's name.
+    ``root``: the absolute folder ``source`` is relative to, for ``--sync`` (None for uploads).
     ``pages``: ``(page_number, char_start)`` pairs in order, where the format has pages (PDF).
     """
 
@@ -21,6 +23,7 @@ class SourceDocument:
     source: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     pages: list[tuple[int, int]] = field(default_factory=list)
+    root: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,13 @@ def document_states(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
 
 
 def documents_by_source(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """Ids by where each document was loaded from: ``root/source`` when it came from a folder (its
+    ``root``), else its ``source`` as stored (uploads, caller documents, collections from before roots)."""
     result: dict[str, list[str]] = {}
-    for doc_id, source in conn.execute(
-        "SELECT id, source FROM documents WHERE source IS NOT NULL ORDER BY id"
-    ):
-        result.setdefault(source, []).append(doc_id)
+    sql = "SELECT id, source, root FROM documents WHERE source IS NOT NULL ORDER BY id"
+    for doc_id, source, root in conn.execute(sql):
+        location = source if root is None else f"{root.rstrip('/')}/{source}"
+        result.setdefault(location, []).append(doc_id)
     return result
 
 
@@ -87,8 +89,8 @@ def hydrate(conn: sqlite3.Connection, scored: Scored) -> list[Hit]:
     if not scored:
         return []
     sql = (
-        "SELECT c.id, c.document_id, c.text, c.char_start, c.char_end, c.page, c.ordinal, d.metadata, "
-        "d.source, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "SELECT c.id, c.document_id, c.text, c.char_start, c.char_end, c.page, c.ordinal, c.token_count, "
+        "d.metadata, d.source, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
         "WHERE c.id IN (SELECT value FROM json_each(?))"
     )
     rows = {row[0]: row for row in conn.execute(sql, (json.dumps([int(i) for i, _ in scored]),))}
@@ -96,7 +98,7 @@ def hydrate(conn: sqlite3.Connection, scored: Scored) -> list[Hit]:
     for chunk_id, score in scored:
         row = rows.get(chunk_id)
         if row is not None:
-            _, doc_id, text, start, end, page, ordinal, metadata, source, title = row
+            _, doc_id, text, start, end, page, ordinal, tokens, metadata, source, title = row
             hits.append(
                 Hit(
                     chunk_id=chunk_id,
@@ -109,10 +111,23 @@ def hydrate(conn: sqlite3.Connection, scored: Scored) -> list[Hit]:
                     page=page,
                     source=source,
                     title=title,
-                    ordinal=ordinal,
+                    chunk_index=ordinal,
+                    tokens=tokens,
                 )
             )
     return hits
+
+
+def chunk_range(
+    conn: sqlite3.Connection, doc_id: str, first: int, last: int
+) -> list[tuple[int, ChunkRecord]]:
+    """(chunk id, chunk) of ``doc_id`` with ordinals in [first, last], in order (by the
+    ``chunks_document`` index); an unknown document gives none."""
+    sql = (
+        "SELECT id, ordinal, text, char_start, char_end, token_count, page FROM chunks "
+        "WHERE document_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal"
+    )
+    return [(row[0], ChunkRecord(*row[1:])) for row in conn.execute(sql, (doc_id, first, last))]
 
 
 def matching_chunk_ids(conn: sqlite3.Connection, spec: MetadataFilter) -> IdArray:

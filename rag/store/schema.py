@@ -80,7 +80,12 @@ def _split(script: str) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_v1]
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Documents gain ``root``: the absolute folder their (relative) ``source`` lies in, for ``--sync``."""
+    conn.execute("ALTER TABLE documents ADD COLUMN root TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_v1, _migrate_to_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

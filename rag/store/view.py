@@ -16,7 +16,7 @@ from rag.store import checks, queries, writes
 from rag.store.committed import Committed, committed_from
 from rag.store.vectors import VectorState
 from rag.timing import elapsed_ms
-from rag.types import Embeddings, Hit, MetadataFilter, Scored, SearchMode
+from rag.types import ChunkRecord, Embeddings, Hit, MetadataFilter, Scored, SearchMode
 
 
 class CollectionView:
@@ -67,3 +67,8 @@ class CollectionView:
 
     def hydrate(self, scored: Scored) -> list[Hit]:
         return queries.hydrate(self._conn, scored)
+
+    def chunk_range(self, document_id: str, first: int, last: int) -> list[tuple[int, ChunkRecord]]:
+        """(chunk id, chunk) of one document with ordinals in [first, last], in order (a hit's
+        neighbours: ``chunk_range(hit.document_id, hit.chunk_index - n, hit.chunk_index + n)``)."""
+        return queries.chunk_range(self._conn, document_id, first, last)

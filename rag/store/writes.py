@@ -102,6 +102,7 @@ def upsert_document(
     previous = conn.execute("SELECT version FROM documents WHERE id = ?", (document.id,)).fetchone()
     values = (
         document.source,
+        document.root,
         document.title,
         document.content_hash,
         json.dumps(document.metadata),
@@ -112,15 +113,15 @@ def upsert_document(
     )
     if previous is None:
         conn.execute(
-            "INSERT INTO documents(source, title, content_hash, metadata, updated_at, settings_hash, "
-            "chunk_count, id, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            "INSERT INTO documents(source, root, title, content_hash, metadata, updated_at, settings_hash, "
+            "chunk_count, id, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
             (*values, stamp),
         )
     else:
         tombstone_document(conn, document.id, generation)
         conn.execute(
-            "UPDATE documents SET source = ?, title = ?, content_hash = ?, metadata = ?, updated_at = ?, "
-            "settings_hash = ?, chunk_count = ?, version = version + 1 WHERE id = ?",
+            "UPDATE documents SET source = ?, root = ?, title = ?, content_hash = ?, metadata = ?, "
+            "updated_at = ?, settings_hash = ?, chunk_count = ?, version = version + 1 WHERE id = ?",
             values,
         )
     conn.executemany(

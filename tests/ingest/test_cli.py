@@ -12,6 +12,7 @@ import pytest
 import typer
 
 from ingest.cli.search_cmd import parse_filters
+from ingest.encoding import token_counter
 from rag.errors import CollectionNotFoundError, DocumentNotFoundError
 from tests.ingest.cli import json_out, rag
 
@@ -68,7 +69,8 @@ def test_search_prints_readable_hits_and_json_hits(tmp_path: Path, docs: Path) -
         "sub/coffee.txt",
         None,
     )
-    assert hit["source"] == str((docs / "sub" / "coffee.txt").resolve())
+    assert hit["source"] == "sub/coffee.txt"  # relative to the ingested folder, not this machine's path
+    assert (hit["chunk_index"], hit["tokens"]) == (0, token_counter("cl100k_base")(hit["text"]))
 
 
 def test_keep_floats_makes_float_exact_search_work(tmp_path: Path, docs: Path) -> None:

@@ -20,7 +20,7 @@ def test_markdown_keeps_text_and_takes_the_first_heading_as_title(tmp_path: Path
     document = only(load_path(tmp_path / "guide.md"))
     assert document.text == "Intro line\n\n## Setting up\nSteps."
     assert (document.id, document.title) == ("guide.md", "Setting up")
-    assert document.source == str((tmp_path / "guide.md").resolve())
+    assert (document.source, document.root) == ("guide.md", str(tmp_path.resolve()))  # a named file: its name
     assert document.metadata == {"format": "markdown", "path": "guide.md"}
 
 

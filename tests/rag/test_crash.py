@@ -76,9 +76,9 @@ def _check_whole(collection: Collection, embedder: HashEmbedder, db: Path) -> No
         chunks = collection.get_chunks(doc.id)
         assert len(chunks) == doc.chunk_count
         dense = searcher.search(chunks[0].text, top_k=50, mode="int8-exact", filter={"doc": doc.id}).hits
-        assert sorted(h.ordinal for h in dense) == list(range(doc.chunk_count))
+        assert sorted(h.chunk_index for h in dense) == list(range(doc.chunk_count))
         lexical = searcher.search(f"token{doc.id}v{doc.metadata['i']}", top_k=50, mode="bm25").hits
-        assert sorted(h.ordinal for h in lexical) == list(range(doc.chunk_count))
+        assert sorted(h.chunk_index for h in lexical) == list(range(doc.chunk_count))
         assert {h.document_id for h in lexical} == {doc.id}
     conn = sqlite3.connect(db)
     try:

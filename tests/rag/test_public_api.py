@@ -10,6 +10,7 @@ PUBLIC = {
     "BusyError",
     "ChunkRecord",
     "ChunkerFingerprint",
+    "Citation",
     "Collection",
     "CollectionExistsError",
     "CollectionFingerprint",
@@ -17,6 +18,7 @@ PUBLIC = {
     "CollectionNotFoundError",
     "ConfigError",
     "ConflictError",
+    "Context",
     "CorruptStoreError",
     "DocumentMode",
     "DocumentNotFoundError",
@@ -52,6 +54,8 @@ PUBLIC = {
     "check_compatible",
     "load_embedder",
     "load_embedder_from_settings",
+    "pack_context",
+    "retrieve_context",
 }
 
 

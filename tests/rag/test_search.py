@@ -45,7 +45,7 @@ def _query(i: int) -> Embeddings:
 
 def _search(collection: Collection, query_index: int, **options: Any) -> list[tuple[Key, float]]:
     scored, _ = collection.search_vectors(_query(query_index), **options)
-    return [((h.document_id, h.ordinal), h.score) for h in collection.hydrate(scored)]
+    return [((h.document_id, h.chunk_index), h.score) for h in collection.hydrate(scored)]
 
 
 @pytest.mark.parametrize("q", range(20))

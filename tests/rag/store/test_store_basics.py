@@ -112,7 +112,7 @@ def test_search_finds_the_matching_chunk(
         result = searcher.search("dogs bark loudly", top_k=2, mode=mode)
         assert result.mode == mode
         top = result.hits[0]
-        assert (top.document_id, top.text, top.ordinal) == ("a", " Dogs bark loudly.", 1)
+        assert (top.document_id, top.text, top.chunk_index) == ("a", " Dogs bark loudly.", 1)
         assert (top.char_start, top.char_end, top.title, top.source) == (17, 35, "Title a", "file://a.txt")
         assert {"embed", "hamming", "rescore", "lexical", "fusion", "hydrate", "total"} <= set(result.timings)
 
