@@ -37,7 +37,7 @@ def modes_table(results: Sequence[dict[str, Any]]) -> str:
                     f"hybrid ({settings.get('method')} w={settings.get('weight')}, {settings.get('source')})"
                 )
             if mode == result.get("default_mode"):
-                label += " (default)"
+                label += " [default mode]"
             cells = [result["dataset"], result.get("document_mode", "?"), label]
             cells += [_number(values.get(key)) for key, _ in columns]
             cells += [_retention(values), _number(values.get("latency_ms_p50"), 1)]
