@@ -39,7 +39,10 @@ def collection_info(state: AppState, name: str) -> CollectionPublic:
 
 def create_collection(state: AppState, body: CollectionCreate) -> CollectionPublic:
     """A new, empty collection for the served model, chunked as ``body`` says (server defaults else)."""
-    options = ingest_options(state.settings, None, {"keep_floats": body.keep_floats})
+    embedder = state.ready_embedder()
+    options = ingest_options(
+        state.settings, None, {"keep_floats": body.keep_floats}, embedder.max_input_tokens
+    )
     options = replace(
         options,
         target_tokens=body.chunk_target_tokens or options.target_tokens,
@@ -51,7 +54,7 @@ def create_collection(state: AppState, body: CollectionCreate) -> CollectionPubl
             f"chunk_target_tokens ({options.target_tokens})."
         )
     library = state.ready_library()
-    fingerprint = options.fingerprint(state.ready_embedder().fingerprint)
+    fingerprint = options.fingerprint(embedder.fingerprint)
     collection = library.create_collection(
         body.name, fingerprint=fingerprint, settings={"keep_floats": body.keep_floats}
     )

@@ -70,10 +70,14 @@ def batch_from_json(body: AddDocumentsRequest) -> DocumentBatch:
 
 
 def ingest_options(
-    settings: Settings, fingerprint: CollectionFingerprint | None, collection_settings: dict[str, Any]
+    settings: Settings,
+    fingerprint: CollectionFingerprint | None,
+    collection_settings: dict[str, Any],
+    max_input_tokens: int | None = None,
 ) -> IngestOptions:
-    """The server's options with the collection's chunker and ``keep_floats``, so fingerprints match."""
-    options = IngestOptions.from_settings(settings)
+    """The server's options with the collection's chunker and ``keep_floats``, so fingerprints match (a
+    new collection's chunk sizes follow the model's ``max_input_tokens`` unless the settings fix them)."""
+    options = IngestOptions.from_settings(settings, max_input_tokens=max_input_tokens)
     if fingerprint is None:
         return replace(options, keep_floats=bool(collection_settings.get("keep_floats")))
     return options.for_collection(fingerprint, collection_settings)

@@ -7,8 +7,14 @@ the vector section) quantized with ``rag.quantization`` (one calibrated int8 sca
 inserted with ``Collection.upsert_documents`` in batches of ``BATCH_CHUNKS``; no model runs. Searches go
 through ``rag.search.Searcher.search_embedded`` (query embedding excluded) with 3-8 word queries from the
 same Zipf vocabulary and random query vectors from the same mixture, and report the ``SearchResult`` stage
-timings. FTS5 cost grows with the posting lists a query touches, so a second set of queries always contains
-the most frequent word.
+timings. The cost of a lexical stage grows with the posting lists a query touches, so a second set of
+queries always contains the most frequent word.
+
+Beside the modes as they are (``MODES``: the lexical stage is the tantivy top-k index, ``binary+int8``
+rescores at least 100 candidates), the same run times the stages they replaced (``BEFORE``): BM25 by SQLite
+FTS5 (``CollectionView.bm25_fts5``), ``binary+int8`` rescoring only ``k x m`` candidates, and hybrid on
+FTS5, so the before/after ratios come from one machine state. Sizes up to 1M chunks work
+(``--lexical-sizes 300000,1000000``); the text generation and SQLite build then take minutes.
 """
 
 from __future__ import annotations
@@ -23,16 +29,21 @@ import numpy as np
 
 from rag.embedding.fake import HashEmbedder
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
+from rag.fusion import fuse, resolve_hybrid
 from rag.quantization import calibrate_scale, quantize_scaled
-from rag.search import Searcher
-from rag.store import Library
-from rag.types import ChunkRecord, DocumentRecord, Embeddings
+from rag.search import MIN_CANDIDATES, Searcher
+from rag.store import Collection, Library
+from rag.timing import elapsed_ms
+from rag.types import ChunkRecord, DocumentRecord, Embeddings, SearchMode
 
 VOCABULARY = 5000
 ZIPF_S = 1.0
 CHUNKS_PER_DOCUMENT = 10
 BATCH_CHUNKS = 5000
 MODES = ("binary+int8", "bm25", "hybrid")
+# The stages as they were before the top-k lexical index and the pool floor (timed in the same run).
+BEFORE = ("binary+int8 [before: pool k x m]", "bm25 [before: fts5]", "hybrid [before: fts5]")
+TOP_K, MULTIPLIER = 10, 4
 STAGES = ("total", "hamming", "rescore", "lexical", "fusion", "hydrate")
 CONSONANTS = "bcdfghjklmnprtvz"
 VOWELS = "aiou"
@@ -138,6 +149,36 @@ def stage_percentiles(timings: list[dict[str, float]]) -> dict[str, dict[str, fl
     return out
 
 
+def search_before(collection: Collection, mode: str, query: str, embedded: Embeddings) -> dict[str, float]:
+    """One search the way the replaced code ran it; its stage timings (ms)."""
+    timings = dict.fromkeys(STAGES, 0.0)
+    started = time.perf_counter()
+    with collection.reading() as view:
+        dense: list[tuple[int, float]] = []
+        if not mode.startswith("bm25"):
+            depth = TOP_K if mode.startswith("binary") else max(TOP_K * MULTIPLIER, MIN_CANDIDATES)
+            dense, stage = view.search_vectors(
+                embedded, mode=SearchMode.BINARY_INT8, top_k=depth, rescore_multiplier=MULTIPLIER, filter=None
+            )
+            timings.update(stage)
+        scored = dense
+        if not mode.startswith("binary"):
+            lexical_started = time.perf_counter()
+            depth = TOP_K if mode.startswith("bm25") else max(TOP_K * MULTIPLIER, MIN_CANDIDATES)
+            scored = view.bm25_fts5(query, top_k=depth, filter=None)
+            timings["lexical"] = elapsed_ms(lexical_started)
+        if mode.startswith("hybrid"):
+            fusion_started = time.perf_counter()
+            settings = resolve_hybrid(view.settings)
+            scored = fuse(dense, scored, method=settings["method"], weight=settings["weight"], top_k=TOP_K)
+            timings["fusion"] = elapsed_ms(fusion_started)
+        hydrate_started = time.perf_counter()
+        view.hydrate(scored[:TOP_K])
+        timings["hydrate"] = elapsed_ms(hydrate_started)
+    timings["total"] = elapsed_ms(started)
+    return timings
+
+
 def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int = 0) -> dict[str, Any]:
     """Build an N-chunk collection, then time ``MODES`` on ``queries`` queries (and bm25 / hybrid on
     ``top_word_queries`` queries holding the most common word)."""
@@ -156,6 +197,9 @@ def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int =
                 collection.upsert_documents(items)
             build_s = time.perf_counter() - started
             started = time.perf_counter()
+            collection.bm25("warm", top_k=1)  # builds the lexical index from SQLite
+            lexical_s = time.perf_counter() - started
+            started = time.perf_counter()
             collection.load_index()
             index_s = time.perf_counter() - started
             searcher = Searcher(collection, embedder)
@@ -171,6 +215,11 @@ def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int =
                         searcher.search_embedded(q, e, mode=mode)
                     timings = [searcher.search_embedded(q, e, mode=mode).timings for q, e in query_set]
                     rows[mode + label] = {"queries": len(query_set), **stage_percentiles(timings)}
+                for mode in BEFORE if not label else BEFORE[1:]:
+                    for q, e in query_set[:5]:
+                        search_before(collection, mode, q, e)
+                    timings = [search_before(collection, mode, q, e) for q, e in query_set]
+                    rows[mode + label] = {"queries": len(query_set), **stage_percentiles(timings)}
             dense_p50 = rows["binary+int8"]["total"]["p50"]
             for row in rows.values():
                 row["ratio_p50_vs_binary_int8"] = row["total"]["p50"] / dense_p50
@@ -183,8 +232,11 @@ def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int =
         "vocabulary": VOCABULARY,
         "zipf_s": ZIPF_S,
         "build_s": build_s,
+        "build_us_per_chunk": 1e6 * build_s / n,
+        "lexical_index_s": lexical_s,
         "index_load_s": index_s,
         "plain_queries_with_top_word": top_share,
+        "top_word": text.words[0],
         "modes": rows,
     }
 
@@ -192,8 +244,9 @@ def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int =
 def lexical_table(result: dict[str, Any]) -> str:
     lines = [
         f"Store-level, N = {result['n']:,} chunks (~50 Zipf words each), d = {result['d']}: built in "
-        f"{result['build_s']:.1f} s (upsert_documents, {BATCH_CHUNKS} chunks per call), index loaded in "
-        f"{result['index_load_s']:.2f} s; {result['plain_queries_with_top_word']:.0%} of the plain queries "
+        f"{result['build_s']:.1f} s (upsert_documents, {BATCH_CHUNKS} chunks per call), lexical index built "
+        f"in {result['lexical_index_s']:.2f} s, vector index loaded in {result['index_load_s']:.2f} s; "
+        f"{result['plain_queries_with_top_word']:.0%} of the plain queries "
         "hold the top word. Cells: p50 / p99 ms.",
         "| mode | queries | total | p50 vs binary+int8 | " + " | ".join(STAGES[1:]) + " |",
         "|---|---|---|---|" + "---|" * (len(STAGES) - 1),

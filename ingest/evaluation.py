@@ -31,7 +31,7 @@ from rag.embedding.base import Embedder
 from rag.errors import CollectionNotFoundError
 from rag.search import Searcher
 from rag.store import Collection, Library
-from rag.types import SearchMode
+from rag.types import DEFAULT_SEARCH_MODE, SearchMode
 
 TUNE_SPLIT = "train"
 
@@ -169,6 +169,9 @@ def _result(
         "ranking": "documents ranked by their best chunk (nDCG@10, R@10, MRR@10 over doc_top_k chunks, "
         f"R@100 over {CHUNK_DEPTH}); answer hits over the top 10 chunks",
         "ingested": {"added": summary.added, "updated": summary.updated, "skipped": summary.skipped},
-        "modes": report,
+        "default_mode": DEFAULT_SEARCH_MODE.value,
+        "modes": {
+            mode: {**values, "default": mode == DEFAULT_SEARCH_MODE} for mode, values in report.items()
+        },
         "hybrid": hybrid,
     }

@@ -36,6 +36,8 @@ def modes_table(results: Sequence[dict[str, Any]]) -> str:
                 label = (
                     f"hybrid ({settings.get('method')} w={settings.get('weight')}, {settings.get('source')})"
                 )
+            if mode == result.get("default_mode"):
+                label += " [default mode]"
             cells = [result["dataset"], result.get("document_mode", "?"), label]
             cells += [_number(values.get(key)) for key, _ in columns]
             cells += [_retention(values), _number(values.get("latency_ms_p50"), 1)]

@@ -259,7 +259,12 @@ class Ingestor:
             vectors = self.embedder.embed_documents([item.texts for item in batch], with_floats=keep_floats)
         except InvalidInputError:
             return self._embed_one_by_one(batch, keep_floats, summary)
+        self._count_truncated(batch, summary)
         return list(zip(batch, vectors, strict=True))
+
+    def _count_truncated(self, embedded: list[Pending], summary: IngestSummary) -> None:
+        """Never silent: the chunks whose tail the model did not read are counted in the summary."""
+        summary.truncated += sum(self.embedder.count_truncated([item.texts for item in embedded]))
 
     def _embed_one_by_one(
         self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
@@ -274,4 +279,5 @@ class Ingestor:
                 item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, exc.message, 0
                 continue
             embedded.append((item, rows))
+        self._count_truncated([item for item, _ in embedded], summary)
         return embedded

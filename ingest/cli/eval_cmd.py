@@ -95,7 +95,8 @@ def eval_command(
     library = Library(settings.data_dir)
     progress = None if as_json else (lambda line: typer.echo(line, err=True))
     try:
-        result = evaluate_dataset(library, embedder, config, IngestOptions.from_settings(settings), progress)
+        options = IngestOptions.from_settings(settings, max_input_tokens=embedder.max_input_tokens)
+        result = evaluate_dataset(library, embedder, config, options, progress)
     finally:
         library.close()
     if as_json:

@@ -58,8 +58,10 @@ def ingest_command(
         rag ingest notes/ --include '*.md' --exclude 'drafts/*' --sync
     """
     settings = state(ctx).settings
-    options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
     embedder = load_embedder_from_settings(settings)
+    options = IngestOptions.from_settings(
+        settings, keep_floats=keep_floats, max_input_tokens=embedder.max_input_tokens
+    )
     library = Library(settings.data_dir)
     try:
         ingestor = Ingestor(library, embedder, options)
@@ -132,6 +134,12 @@ def print_summary(summary: IngestSummary) -> None:
     usage = summary.api_usage
     if usage.requests:
         typer.echo(f"hosted API: {usage.requests} requests, {usage.tokens:,} tokens, ${usage.cost_usd:.6f}")
+    if summary.truncated:
+        typer.echo(
+            f"truncated: {summary.truncated} chunks are longer than the document model reads; their tail "
+            "is not embedded (lower RAG_CHUNK_MAX_TOKENS, or leave it unset to fit the model)",
+            err=True,
+        )
     if summary.empty:
         typer.echo(f"no text, not stored: {', '.join(summary.empty)}", err=True)
     for failure in summary.failures:

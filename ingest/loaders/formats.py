@@ -28,7 +28,12 @@ _HTML_DROP = ("script", "style", "noscript", "template", "svg", "iframe", "objec
 _HTML_BLOCKS = (
     "p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "li", "ul", "ol",
     "table", "tr", "pre", "blockquote", "figure", "figcaption", "dl", "dt", "dd", "hr", "form",
+    "caption", "thead", "tbody", "tfoot", "details", "summary", "address", "fieldset", "legend", "menu",
+    "dialog", "search",
 )  # fmt: skip
+# Cells of one table row stay on one line, apart: "50 euros | Photo in the expenses app | 30 days".
+_HTML_CELLS = ("td", "th")
+_CELL_SEPARATOR = " | "
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,9 @@ def parse_html(data: bytes) -> Parsed:
             heading.insert_before("\n\n")
             heading.insert_after("\n\n")
             title = title or heading.get_text(" ", strip=True).lstrip("# ")
+    for cell in soup.find_all(list(_HTML_CELLS)):
+        if cell.find_previous_sibling(list(_HTML_CELLS)) is not None:
+            cell.insert_before(_CELL_SEPARATOR)
     for block in soup.find_all(list(_HTML_BLOCKS)):
         block.insert_before("\n\n")
         block.insert_after("\n\n")

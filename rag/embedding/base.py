@@ -53,6 +53,21 @@ class Embedder(ABC):
         """Everything that shapes the vectors; collections record it and refuse another."""
 
     @property
+    def max_input_tokens(self) -> int | None:
+        """The longest chunk, in document-model tokens with the special tokens, that the document model
+        reads whole when the chunk is embedded alone; anything longer is cut. None: no limit (this default,
+        for backends that read any length). Chunk sizes are derived from it (``ingest.summary``)."""
+        return None
+
+    def count_truncated(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """How many chunks of each document ``embed_documents`` cuts to fit the model: the chunks longer
+        than ``max_input_tokens`` (none without a limit). Backends whose cut differs override it."""
+        limit = self.max_input_tokens
+        if limit is None:
+            return [0] * len(documents)
+        return [sum(count > limit for count in self.count_tokens(chunks)) for chunks in documents]
+
+    @property
     def model_name(self) -> str:
         """The query model's name, as reported to API clients."""
         return self.fingerprint.query_model
@@ -123,6 +138,13 @@ class PairedEmbedder(Embedder):
         self, documents: Sequence[Sequence[str]], *, with_floats: bool = False
     ) -> list[Embeddings]:
         return self.documents.embed_documents(documents, with_floats=with_floats)
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        return self.documents.max_input_tokens
+
+    def count_truncated(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        return self.documents.count_truncated(documents)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.queries.count_tokens(texts)

@@ -76,6 +76,22 @@ class EncoderEmbedder(Embedder):
             document_mode=self.document_mode,
         )
 
+    @property
+    def max_input_tokens(self) -> int:
+        """``max_seq_length`` of the sentence-transformers config (256 for all-MiniLM-L6-v2): what
+        ``_embed_floats`` cuts each text to, special tokens included."""
+        return self.max_length
+
+    def count_truncated(self, documents: Sequence[Sequence[str]]) -> list[int]:
+        """Isolated: chunks over ``max_length`` (the tokenizer cuts them). Contextual: chunks longer than
+        a whole late-chunking window (``_late_chunks`` cuts them)."""
+        if self.document_mode is DocumentMode.ISOLATED:
+            return super().count_truncated(documents)
+        budget = self._window_budget()
+        return [
+            sum(len(ids) > budget for ids in self._token_ids(chunks, special=False)) for chunks in documents
+        ]
+
     def embed_queries(self, texts: Sequence[str], *, with_floats: bool = False) -> Embeddings:
         return quantize_scaled(self._embed_floats(texts), self.scale, keep_floats=with_floats)
 

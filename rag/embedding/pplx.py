@@ -84,6 +84,11 @@ class PplxEmbedder(Embedder):
             for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
         ]
 
+    @property
+    def max_input_tokens(self) -> int:
+        """The checkpoint's window (32k tokens, or its position table if shorter)."""
+        return int(self.checkpoint.max_length)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text with the tokenizer's special tokens, as ``embed_queries`` feeds it (a
         context model's one-chunk document ``[[q]]`` joins to the text itself), before truncation."""

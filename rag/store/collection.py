@@ -26,6 +26,7 @@ from rag.errors import (
 from rag.fingerprint import CollectionFingerprint
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.committed import committed_from
+from rag.store.lexical import LexicalState
 from rag.store.lock import WriteLock
 from rag.store.rows import RowFiles
 from rag.store.vectors import VectorState
@@ -64,6 +65,7 @@ class Collection:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._vectors = VectorState(directory)
+        self._lexical = LexicalState()
         self._filters = queries.FilterCache()
         self._closed = False
         self._fingerprint: CollectionFingerprint | None = None
@@ -255,14 +257,14 @@ class Collection:
     def reading(self) -> Iterator[CollectionView]:
         """One read snapshot for several reads (a search and its hydration see the same commit)."""
         with self._reading() as conn:
-            yield CollectionView(conn, self._vectors, self._filters)
+            yield CollectionView(conn, self._vectors, self._lexical, self._filters)
 
     def hydrate(self, scored: Scored) -> list[Hit]:
         with self.reading() as view:
             return view.hydrate(scored)
 
     def bm25(self, query_text: str, *, top_k: int = 10, filter: MetadataFilter | None = None) -> Scored:
-        """FTS5 BM25 over chunk text, higher is better; any text is safe (terms are quoted and ORed)."""
+        """BM25 over chunk text, higher is better; any text is safe (see ``CollectionView.bm25``)."""
         with self.reading() as view:
             return view.bm25(query_text, top_k=top_k, filter=filter)
 
@@ -286,9 +288,12 @@ class Collection:
             )
 
     def load_index(self) -> None:
-        """Build (or catch up) the in-memory index now, e.g. at service start (else the first search does)."""
+        """Build (or catch up) the in-memory vector and lexical indexes now, e.g. at service start (else the
+        first search does)."""
         with self._reading() as conn:
-            self._vectors.refresh(conn, committed_from(writes.read_meta(conn)))
+            committed = committed_from(writes.read_meta(conn))
+            self._vectors.refresh(conn, committed)
+            self._lexical.refresh(conn, committed)
 
     def compact(self) -> int:
         """Reclaim the row-file space of replaced and deleted chunks; returns the dead rows dropped."""
@@ -304,6 +309,8 @@ class Collection:
             self._vectors.refresh(conn, committed)
             self._vectors.train_if_due(conn, committed)
             self._vectors.save_snapshot()
+            if self._lexical.generation >= 0:  # built here: catch it up before its tombstones go
+                self._lexical.refresh(conn, committed)
             generation = self._vectors.generation
             conn.execute("DELETE FROM tombstones WHERE generation <= ?", (generation,))
             writes.write_meta(conn, {"pruned_through": generation})

@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.store import checks, queries, writes
 from rag.store.committed import Committed, committed_from
+from rag.store.lexical import LexicalState
 from rag.store.vectors import VectorState
 from rag.timing import elapsed_ms
 from rag.types import ChunkRecord, Embeddings, Hit, MetadataFilter, Scored, SearchMode
@@ -22,9 +23,16 @@ from rag.types import ChunkRecord, Embeddings, Hit, MetadataFilter, Scored, Sear
 class CollectionView:
     """Reads inside one open read transaction ``conn``; valid only inside ``Collection.reading()``."""
 
-    def __init__(self, conn: sqlite3.Connection, vectors: VectorState, filters: queries.FilterCache) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        vectors: VectorState,
+        lexical: LexicalState,
+        filters: queries.FilterCache,
+    ) -> None:
         self._conn = conn
         self._vectors = vectors
+        self._lexical = lexical
         self._filters = filters
         self._meta = writes.read_meta(conn)
         self.committed: Committed = committed_from(self._meta)
@@ -61,7 +69,16 @@ class CollectionView:
         return scored, {**timings, "filter": filter_ms} if filter else timings
 
     def bm25(self, query_text: str, *, top_k: int, filter: MetadataFilter | None) -> Scored:
-        """FTS5 BM25 over chunk text, higher is better; any text is safe (terms are quoted and ORed)."""
+        """BM25 top-k over chunk text (the derived tantivy index, ``lexical.py``), higher is better; any
+        text is safe (it is split into words, never parsed as a query language)."""
+        checks.check_top_k(top_k)
+        allowed = self._filters.matching(self._conn, self.committed.generation, filter) if filter else None
+        self._lexical.refresh(self._conn, self.committed)
+        return self._lexical.search(query_text, top_k, allowed)
+
+    def bm25_fts5(self, query_text: str, *, top_k: int, filter: MetadataFilter | None) -> Scored:
+        """The same ranking from SQLite FTS5 (scores every matching chunk): the reference the lexical
+        index is tested and benchmarked against."""
         checks.check_top_k(top_k)
         return queries.bm25(self._conn, query_text, top_k, filter)
 

@@ -120,6 +120,11 @@ def test_evaluation_measures_every_mode_and_a_second_run_embeds_nothing(beir: Pa
     sweep = result["hybrid"]["sweep"]
     assert sweep["convex@0.0"]["ndcg@10"] == result["modes"]["bm25"]["ndcg@10"]
     assert result["hybrid"]["settings"]["source"] == "default"
+    # the default search mode is marked, in the JSON and in the table
+    assert result["default_mode"] == "hybrid"
+    assert [m for m, values in result["modes"].items() if values["default"]] == ["hybrid"]
+    rows = [line for line in modes_table([result]).splitlines() if "[default mode]" in line]
+    assert len(rows) == 1 and "| hybrid (convex w=0.3, default) [default mode] |" in rows[0]
 
 
 def test_tuning_uses_the_train_split_and_stores_the_weight(beir: Path, tmp_path: Path) -> None:

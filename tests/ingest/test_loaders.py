@@ -42,6 +42,20 @@ def test_html_keeps_visible_text_and_structure_only() -> None:
     assert "alert" not in document.text and "color" not in document.text
 
 
+def test_html_table_cells_list_items_and_blocks_stay_apart() -> None:
+    html = (
+        b"<table><caption>Claims</caption><thead><tr><th>What</th><th>How</th></tr></thead><tbody>"
+        b"<tr><td>Receipts up to 50 euros</td><td>Photo in the expenses app</td><td>30 days</td></tr>"
+        b"</tbody></table><ol><li>first</li><li>second</li></ol><dl><dt>term</dt><dd>meaning</dd></dl>"
+        b"<details><summary>More</summary>hidden text</details>"
+    )
+    text = only(load_bytes("claims.html", html)).text
+    assert "Receipts up to 50 euros | Photo in the expenses app | 30 days" in text
+    assert "What | How" in text and "Claims\n\nWhat" in text
+    assert "first\n\nsecond" in text and "term\n\nmeaning" in text and "More\n\nhidden text" in text
+    assert "eurosPhoto" not in text and "app30" not in text
+
+
 def test_pdf_text_has_page_offsets() -> None:
     data = pdf_bytes(["Alpha on page one.", "Beta on page two."], title="Report")
     document = only(load_bytes("report.pdf", data))

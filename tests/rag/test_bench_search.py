@@ -39,3 +39,7 @@ def test_lexical_section_times_every_stage_through_the_store(monkeypatch: pytest
     assert modes["bm25"]["lexical"]["p50"] > 0 and modes["hybrid"]["fusion"]["p50"] > 0
     assert any(name.startswith("hybrid + top word") for name in modes)
     assert "bm25" in bench.lexical_table(result)
+    for before in ("binary+int8 [before: pool k x m]", "bm25 [before: fts5]", "hybrid [before: fts5]"):
+        assert modes[before]["total"]["p50"] > 0 and modes[before]["ratio_p50_vs_binary_int8"] > 0
+    assert modes["hybrid [before: fts5] + top word '" + result["top_word"] + "'"]["lexical"]["p50"] > 0
+    assert result["lexical_index_s"] > 0

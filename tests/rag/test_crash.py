@@ -77,9 +77,13 @@ def _check_whole(collection: Collection, embedder: HashEmbedder, db: Path) -> No
         assert len(chunks) == doc.chunk_count
         dense = searcher.search(chunks[0].text, top_k=50, mode="int8-exact", filter={"doc": doc.id}).hits
         assert sorted(h.chunk_index for h in dense) == list(range(doc.chunk_count))
-        lexical = searcher.search(f"token{doc.id}v{doc.metadata['i']}", top_k=50, mode="bm25").hits
+        token = f"token{doc.id}v{doc.metadata['i']}"
+        lexical = searcher.search(token, top_k=50, mode="bm25").hits  # the derived lexical index
         assert sorted(h.chunk_index for h in lexical) == list(range(doc.chunk_count))
         assert {h.document_id for h in lexical} == {doc.id}
+        with collection.reading() as view:  # and SQLite's own FTS5 postings, written in the same transaction
+            fts5 = view.bm25_fts5(token, top_k=50, filter=None)
+        assert sorted(i for i, _ in fts5) == sorted(h.chunk_id for h in lexical)
     conn = sqlite3.connect(db)
     try:
         conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")

@@ -104,7 +104,7 @@ def test_ivf_index_setting(
     assert ivf._vectors.index_kind == "ivf"  # 120 codes >= 39 x 2: trained before the snapshot
     exact = searcher.search("word3 filler2", top_k=5, mode="int8-exact").hits
     ivf.update_settings({"ivf_nprobe": 2})  # all lists probed: the IVF search is exhaustive
-    approx = searcher.search("word3 filler2", top_k=5, rescore_multiplier=30).hits
+    approx = searcher.search("word3 filler2", top_k=5, rescore_multiplier=30, mode="binary+int8").hits
     assert ivf._vectors.index_kind == "ivf"  # nprobe is a search parameter, no rebuild
     assert [h.chunk_id for h in approx] == [h.chunk_id for h in exact]
     filtered = searcher.search("word3", top_k=5, filter={"n": {"$lt": 10}}).hits
