@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 import tantivy
 
-from rag.store.lock import ReadWriteLock
 from rag.store.committed import Committed
+from rag.store.lock import ReadWriteLock
 from rag.types import IdArray, Scored
 
 TEXT, ID = "text", "id"

@@ -5,6 +5,7 @@ loopback serving the sample corpus embedded with the offline MiniLM. Every test 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,8 +119,9 @@ def test_a_query_shows_hits_highlighted_in_their_neighbours_with_timings(
     assert passage.find_elements("css selector", ".neighbour"), "the chunk was shown without its neighbours"
     timings = text_of(browser, "timings")
     assert all(stage in timings for stage in ("embed", "hamming", "rescore", "total", "round trip"))
-    # This branch's server has no /v1/context: the page says so instead of failing.
-    assert "POST /v1/context answered 404" in text_of(browser, "context-status")
+    # The real /v1/context packing of the same query, with its token count and citations.
+    wait_for(browser, lambda d: "citations" in text_of(d, "context-status"), "no context packing shown")
+    assert re.search(r"\d+ tokens of 2000 · \d+ citations", text_of(browser, "context-status"))
     screenshot(browser, tmp_path, "hits")
 
     marked = passage.find_element("tag name", "mark").text
