@@ -16,7 +16,7 @@ from pathlib import Path
 from ingest.chunking import chunk_text
 from ingest.encoding import get_encoding
 from ingest.loaders import LoadFailure, SourceDocument, load_paths
-from ingest.pending import Pending, batches, content_hash, digest, storable
+from ingest.pending import Pending, batches, content_hash, digest, storable, unstorable_metadata
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError, InvalidInputError
@@ -165,6 +165,10 @@ class Ingestor:
                 summary.fail(document.id, DUPLICATE_ID, document.source)
                 continue
             seen.add(document.id)
+            refusal = unstorable_metadata(document)
+            if refusal is not None:
+                summary.fail(document.id, refusal, document.source)
+                continue
             document = storable(document)
             if not document.text.strip():
                 summary.empty.append(document.id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ingest.loaders.documents import LoadFailure, LoadResult, SourceDocument, UnreadableError
 from ingest.loaders.formats import decode_text
+from rag.jsonvalues import loads_strict
 
 
 def parse_jsonl(data: bytes, *, file_id: str, name: str, source: str | None) -> LoadResult:
@@ -39,9 +40,11 @@ def parse_jsonl(data: bytes, *, file_id: str, name: str, source: str | None) -> 
 
 def _document(line: str, default_id: str, source: str | None) -> SourceDocument:
     try:
-        record = json.loads(line)
+        record = loads_strict(line)
     except json.JSONDecodeError as exc:
         raise UnreadableError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # NaN / Infinity literals
+        raise UnreadableError(f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):
         raise UnreadableError("a line must be a JSON object")
     text = record.get("text")
