@@ -2,8 +2,8 @@
 
 ``POST /v1/collections/{name}/documents`` takes JSON (``AddDocumentsRequest``) or ``multipart/form-data``
 files (any part that is a file). More documents (or files) than ``background_job_threshold``, or uploads
-over ``BACKGROUND_UPLOAD_BYTES`` in all, run as a background job (202 and a job id); the rest answer with
-the per-document outcome (201 when something was added, else 200).
+and document texts over ``BACKGROUND_UPLOAD_BYTES`` in all, run as a background job (202 and a job id);
+the rest answer with the per-document outcome (201 when something was added, else 200).
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ async def _read_upload(request: Request) -> DocumentBatch:
 
 
 def runs_in_background(state: AppState, batch: DocumentBatch) -> bool:
-    return (
-        batch.count > state.settings.background_job_threshold or batch.upload_bytes > BACKGROUND_UPLOAD_BYTES
-    )
+    """Many documents, or much text (uploaded or in JSON: a single large document embeds for minutes)."""
+    return batch.count > state.settings.background_job_threshold or batch.size > BACKGROUND_UPLOAD_BYTES
 
 
 async def add_documents(state: AppState, name: str, request: Request) -> JSONResponse:

@@ -38,6 +38,11 @@ class DocumentBatch:
     def upload_bytes(self) -> int:
         return sum(len(data) for _, data in self.uploads)
 
+    @property
+    def size(self) -> int:
+        """Bytes of uploads plus characters of JSON documents' text: what the work grows with."""
+        return self.upload_bytes + sum(len(document.text) for document in self.documents)
+
     def parsed(self) -> DocumentBatch:
         """The uploads read by the ingestion loaders (one file may hold many documents, e.g. JSON Lines)."""
         batch = DocumentBatch(documents=list(self.documents), failures=list(self.failures))
