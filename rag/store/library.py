@@ -107,6 +107,10 @@ class Library:
         path = self._path(name)
         with self._guard:
             collection = self._open.get(name)
+            if collection is not None and not collection.is_current():
+                # deleted, or deleted and created again, by another process: drop the stale handle
+                collection.close_stale()
+                collection = None
             if collection is None:
                 if not (path / DB_FILE).exists():
                     raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")
