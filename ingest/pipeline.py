@@ -209,14 +209,16 @@ class Ingestor:
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
     ) -> list[str]:
-        """Stored ids from a source under ``sync_sources`` that this run did not produce."""
+        """Stored ids from a source under ``sync_sources`` that this run did not produce; nothing from a
+        source that failed to load, or under a folder that failed to load, is ever among them."""
         if collection is None or sync_sources is None:
             return []
         roots = [root.rstrip("/") for root in sync_sources]
+        kept = [source.rstrip("/") for source in keep]
         return [
             doc_id
             for source, ids in collection.documents_by_source().items()
-            if source not in keep and any(source == root or source.startswith(root + "/") for root in roots)
+            if _under(source, roots) and not _under(source, kept)
             for doc_id in ids
             if doc_id not in seen
         ]
@@ -275,3 +277,8 @@ class Ingestor:
                 continue
             embedded.append((item, rows))
         return embedded
+
+
+def _under(source: str, roots: list[str]) -> bool:
+    """Whether ``source`` is one of ``roots`` or lies in a folder among them."""
+    return any(source == root or source.startswith(root + "/") for root in roots)

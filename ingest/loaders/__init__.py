@@ -46,7 +46,7 @@ def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str]
     """The documents of one file, or of every file under one folder."""
     if path.is_dir():
         result = LoadResult()
-        for file in discover(path, include=include, exclude=exclude):
+        for file in discover(path, include=include, exclude=exclude, failures=result.failures):
             relative = file.relative_to(path).as_posix()
             result.extend(_load_file(file, doc_id=relative, name=str(file)))
         return result
@@ -55,10 +55,25 @@ def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str]
     return LoadResult(failures=[LoadFailure(str(path), "no such file or folder", str(path.absolute()))])
 
 
-def discover(root: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Path]:
-    """Files under ``root`` in sorted order, hidden ones skipped, filtered by the globs."""
+def discover(
+    root: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    failures: list[LoadFailure] | None = None,
+) -> list[Path]:
+    """Files under ``root`` in sorted order, hidden ones skipped, filtered by the globs. A folder that
+    cannot be listed is a failure (appended to ``failures``) whose source is the folder: ``--sync`` never
+    deletes under it, since what it holds is unknown."""
     found: list[Path] = []
-    for folder, subfolders, files in os.walk(root):
+
+    def unreadable(error: OSError) -> None:
+        folder = Path(error.filename) if error.filename else root
+        reason = f"cannot read folder: {error.strerror or error}"
+        if failures is not None:
+            failures.append(LoadFailure(str(folder), reason, os.path.realpath(folder)))
+
+    for folder, subfolders, files in os.walk(root, onerror=unreadable):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
             file = Path(folder, name)
