@@ -9,6 +9,7 @@ text are not stored (they are listed in the summary, and a stored earlier versio
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -61,9 +62,11 @@ class Ingestor:
         """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
         under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
         started = time.perf_counter()
-        loaded = load_paths(paths, include=include, exclude=exclude)
+        loaded = load_paths(
+            paths, include=include, exclude=exclude, max_file_bytes=self.options.max_file_bytes
+        )
         keep = {failure.source for failure in loaded.failures if failure.source}
-        sync_sources = [str(path.resolve()) for path in paths] if sync else None
+        sync_sources = [os.path.realpath(path) for path in paths] if sync else None
         summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)

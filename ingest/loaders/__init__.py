@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from ingest.loaders.documents import LoadFailure, LoadResult, SourceDocument, UnreadableError
+from ingest.loaders.files import DEFAULT_MAX_FILE_BYTES, is_unicode, printable, read_regular_file
 from ingest.loaders.formats import PARSERS, format_of
 from ingest.loaders.jsonl import parse_jsonl
 
@@ -33,26 +34,37 @@ __all__ = [
 
 
 def load_paths(
-    paths: Iterable[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+    paths: Iterable[Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> LoadResult:
     """Every document under ``paths`` (files or folders), and every failure."""
     result = LoadResult()
     for path in paths:
-        result.extend(load_path(path, include=include, exclude=exclude))
+        result.extend(load_path(path, include=include, exclude=exclude, max_file_bytes=max_file_bytes))
     return result
 
 
-def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> LoadResult:
-    """The documents of one file, or of every file under one folder."""
+def load_path(
+    path: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> LoadResult:
+    """The documents of one file, or of every file under one folder (only regular files are read)."""
     if path.is_dir():
         result = LoadResult()
         for file in discover(path, include=include, exclude=exclude, failures=result.failures):
             relative = file.relative_to(path).as_posix()
-            result.extend(_load_file(file, doc_id=relative, name=str(file)))
+            result.extend(_load_file(file, doc_id=relative, max_bytes=max_file_bytes))
         return result
-    if path.is_file():
-        return _load_file(path, doc_id=path.name, name=str(path))
-    return LoadResult(failures=[LoadFailure(str(path), "no such file or folder", str(path.absolute()))])
+    if os.path.lexists(path):  # a file, or a FIFO, device or link that _load_file names
+        return _load_file(path, doc_id=path.name, max_bytes=max_file_bytes)
+    name = printable(str(path))
+    return LoadResult(failures=[LoadFailure(name, "no such file or folder", printable(str(path.absolute())))])
 
 
 def discover(
@@ -71,7 +83,7 @@ def discover(
         folder = Path(error.filename) if error.filename else root
         reason = f"cannot read folder: {error.strerror or error}"
         if failures is not None:
-            failures.append(LoadFailure(str(folder), reason, os.path.realpath(folder)))
+            failures.append(LoadFailure(printable(str(folder)), reason, os.path.realpath(folder)))
 
     for folder, subfolders, files in os.walk(root, onerror=unreadable):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
@@ -97,12 +109,16 @@ def load_bytes(filename: str, data: bytes) -> LoadResult:
     return _parse(filename, data, doc_id=filename, name=filename, source=filename)
 
 
-def _load_file(file: Path, *, doc_id: str, name: str) -> LoadResult:
-    source = str(file.resolve())
+def _load_file(file: Path, *, doc_id: str, max_bytes: int) -> LoadResult:
+    name = printable(str(file))
+    source = os.path.realpath(file)  # never raises, not even on a symlink loop
+    if not (is_unicode(doc_id) and is_unicode(source)):
+        reason = "the file name is not valid UTF-8 (rename the file)"
+        return LoadResult(failures=[LoadFailure(name, reason, printable(source))])
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        return LoadResult(failures=[LoadFailure(name, exc.strerror or str(exc), source)])
+        data = read_regular_file(str(file), max_bytes)
+    except UnreadableError as exc:
+        return LoadResult(failures=[LoadFailure(name, str(exc), source)])
     return _parse(file.name, data, doc_id=doc_id, name=name, source=source)
 
 

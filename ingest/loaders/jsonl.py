@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from ingest.loaders.documents import LoadFailure, LoadResult, SourceDocument, UnreadableError
+from ingest.loaders.files import is_unicode
 from ingest.loaders.formats import decode_text
 from rag.jsonvalues import loads_strict
 
@@ -65,10 +66,14 @@ def _id(record: dict[str, Any], default: str) -> str:
         return default
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
         raise UnreadableError('"_id"/"id" must be a non-empty string or an integer')
+    if not is_unicode(str(value)):
+        raise UnreadableError('"_id"/"id" is not valid Unicode (it holds a lone surrogate escape)')
     return str(value)
 
 
 def _optional_str(value: object, key: str) -> str | None:
+    if isinstance(value, str) and not is_unicode(value):
+        raise UnreadableError(f'"{key}" is not valid Unicode (it holds a lone surrogate escape)')
     if value is None or isinstance(value, str):
         return value or None
     raise UnreadableError(f'"{key}" must be a string')
