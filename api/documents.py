@@ -65,7 +65,8 @@ async def add_documents(state: AppState, name: str, request: Request) -> JSONRes
         ingest_batch, state.ready_library(), state.settings, state.ready_embedder(), collection, batch
     )
     if runs_in_background(state, batch):
-        job = state.jobs.submit(name, batch.count, lambda progress: work(progress))
+        # recorded durably with its input before the 202 (api/jobstore.py): off the event loop
+        job = await run_in_threadpool(state.jobs.submit, name, batch.count, work, batch.to_payload())
         url = f"/v1/jobs/{job.id}"
         accepted = JobAccepted(job_id=job.id, status="queued", url=url)
         return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": url})

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from api.auth import KeyRing, check_bind, load_keyring
 from api.batcher import QueryBatcher
-from api.jobs import JobManager
+from api.ingesting import DocumentBatch, ingest_batch
+from api.jobs import JobManager, ResultCodec
+from api.jobstore import JobStore
 from api.metrics import Metrics
 from api.schemas import IngestReport
 from rag.embedding.base import Embedder
@@ -26,6 +29,8 @@ from rag.store import Collection, Library
 from rag.types import CollectionInfo
 
 logger = logging.getLogger("api")
+
+JOBS_FILE = "jobs.db"
 
 
 def warm_indexes(library: Library) -> None:
@@ -53,7 +58,10 @@ class AppState:
         self.auth_note = check_bind(settings, self.keyring)
         self.metrics = Metrics()
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-        self.jobs: JobManager[IngestReport] = JobManager()
+        self.jobs: JobManager[IngestReport] = JobManager(
+            store=JobStore(settings.data_dir / JOBS_FILE),
+            codec=ResultCodec(lambda report: report.model_dump_json(), IngestReport.model_validate_json),
+        )
         self.library: Library | None = None
         self.embedder: Embedder | None = None
         self.batcher: QueryBatcher | None = None
@@ -101,6 +109,19 @@ class AppState:
         )
         self.embedder = embedder
         logger.info("model ready: %s (d=%d)", embedder.model_name, embedder.dimensions)
+        resumed = self.jobs.resume(self._resumed_work)  # jobs a kill or a restart left unfinished
+        if resumed:
+            logger.info("resumed %d background jobs", resumed)
+
+    def _resumed_work(self, name: str, payload: bytes) -> Callable[[Callable[[int], None]], IngestReport]:
+        """A recorded job's work again, from its saved input (ingestion skips what is already written)."""
+        batch = DocumentBatch.from_payload(payload)
+
+        def work(progress: Callable[[int], None]) -> IngestReport:
+            library, embedder = self.ready_library(), self.ready_embedder()
+            return ingest_batch(library, self.settings, embedder, self.collection(name), batch, progress)
+
+        return work
 
     async def close(self) -> None:
         if self.batcher is not None:
