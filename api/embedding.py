@@ -1,4 +1,4 @@
-"""The hosted-API-compatible embedding endpoints' work, run on the model's thread."""
+"""The hosted-API-compatible embedding endpoints' work, run on the bulk model thread (never the queries')."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ async def embed_texts(state: AppState, request: EmbeddingsRequest) -> Embeddings
     """``/v1/embeddings``: independent texts through the query model."""
     state.ready_embedder()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(state.model_executor, _embed_texts, state, request)
+    return await loop.run_in_executor(state.bulk_executor, _embed_texts, state, request)
 
 
 async def embed_documents(
@@ -55,4 +55,4 @@ async def embed_documents(
     """``/v1/contextualizedembeddings``: documents' chunks through the document model, in context."""
     state.ready_embedder()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(state.model_executor, _embed_documents, state, request)
+    return await loop.run_in_executor(state.bulk_executor, _embed_documents, state, request)

@@ -1,8 +1,9 @@
 """What one app holds while it runs: settings, keys, metrics, the model, the batcher, the library.
 
 The model loads on its own thread when the app starts, so ``/healthz`` answers at once and
-``/readyz`` says 503 until it is loaded. All model calls (the query batcher's and the hosted-API
-endpoints') run on that one thread, off the event loop; ingestion jobs run on the jobs thread.
+``/readyz`` says 503 until it is loaded. Query embeddings (the batcher's) run on that one thread, off the
+event loop; the hosted-API endpoints' bulk work on a second one, and ingestion jobs on the jobs thread, so
+no bulk work ever holds a query back in a queue.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class AppState:
         self.auth_note = check_bind(settings, self.keyring)
         self.metrics = Metrics()
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        # Bulk embedding requests (/v1/embeddings, /v1/contextualizedembeddings) run on their own thread, so
+        # a search's query embedding never queues behind a long one; the two share the CPU instead.
+        self.bulk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-model")
         self.jobs: JobManager[IngestReport] = JobManager(
             store=JobStore(settings.data_dir / JOBS_FILE),
             codec=ResultCodec(lambda report: report.model_dump_json(), IngestReport.model_validate_json),
@@ -130,6 +134,7 @@ class AppState:
         if self.library is not None:
             self.library.close()
         self.model_executor.shutdown(wait=False, cancel_futures=True)
+        self.bulk_executor.shutdown(wait=False, cancel_futures=True)
 
     # Readiness
 
