@@ -274,6 +274,8 @@ class Collection:
             return queries.get_chunks(conn, doc_id)
 
     def list_documents(self, *, limit: int = 100, offset: int = 0) -> list[StoredDocument]:
+        if not (0 <= limit < 2**63 and 0 <= offset < 2**63):  # SQLite's integers are 64-bit
+            raise InvalidInputError("limit and offset must be between 0 and 2**63 - 1.")
         with self._reading() as conn:
             return queries.list_documents(conn, limit, offset)
 
