@@ -47,6 +47,14 @@ class Library:
         self.lock_timeout = lock_timeout
         self._open: dict[str, Collection] = {}
         self._guard = threading.RLock()
+        self._remove_unfinished_deletes()
+
+    def _remove_unfinished_deletes(self) -> None:
+        """Remove ``.deleting-*`` folders a delete killed between its rename and its removal left behind
+        (already invisible, so nothing reads them; two processes removing one at once is harmless)."""
+        if self.root.is_dir():
+            for trash in self.root.glob(".deleting-*"):
+                shutil.rmtree(trash, ignore_errors=True)
 
     def _path(self, name: str) -> Path:
         check_name(name)
