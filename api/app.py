@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.bindguard import LoopbackOnlyMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import MetricsMiddleware
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
+    if not state.keyring.enabled and not settings.allow_insecure_bind:
+        app.add_middleware(LoopbackOnlyMiddleware)  # the socket decides, not RAG_HOST (api/bindguard.py)
     for module in (search, collections, documents, jobs, embeddings, health):
         app.include_router(module.router)
     return app
