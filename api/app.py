@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from api.bindguard import LoopbackOnlyMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.logredact import install_log_redaction
 from api.metrics import MetricsMiddleware
 from api.routes import collections, documents, embeddings, health, jobs, search
 from api.state import AppState
@@ -70,6 +71,7 @@ def _settings_from_environment() -> Settings:
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     """Build the service. ``embedder`` replaces the configured model (tests, embedding the app)."""
     _configure_logging()
+    install_log_redaction()  # keys in a query string never reach the access log
     settings = _settings_from_environment() if settings is None else settings
     try:
         state = AppState(settings, embedder=embedder)
