@@ -104,11 +104,14 @@ class Ingestor:
         summary = IngestSummary(collection=name, dry_run=dry_run)
         # The collection is not closed here: the library shares one handle per name with its other users
         # (the API's searches); whoever owns the library closes it.
-        collection = self._collection(name, create=not dry_run)
+        collection = self._collection(name, create=False)
         states = collection.document_states() if collection else {}
         keep_floats = bool(collection.settings.get("keep_floats")) if collection else self.options.keep_floats
         settings_hash = self._settings_hash(keep_floats)
         pending, seen, stale = self._plan(documents, states, settings_hash, summary)
+        if collection is None and pending and not dry_run:
+            # created only when there is something to write (a missing path made an empty collection)
+            collection = self._collection(name, create=True)
         doomed = stale + self._unsynced(collection, sync_sources, keep_sources, seen)
         if dry_run or collection is None:
             self._count_planned(pending, doomed, summary)

@@ -17,6 +17,7 @@ from typing import Any
 from rag.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    ConfigError,
     CorruptStoreError,
     InvalidInputError,
 )
@@ -43,6 +44,10 @@ class Library:
 
     def __init__(self, data_dir: str | Path, *, lock_timeout: float = 10.0) -> None:
         self.data_dir = Path(data_dir)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ConfigError(
+                f"the data folder {self.data_dir} is not a folder (set --data-dir or RAG_DATA_DIR)."
+            )
         self.root = self.data_dir / "collections"
         self.lock_timeout = lock_timeout
         self._open: dict[str, Collection] = {}
