@@ -41,13 +41,21 @@ class JobStore:
     """The jobs table; thread-safe (one connection behind a lock), each call its own transaction."""
 
     def __init__(self, path: Path, *, max_jobs: int = 1000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.max_jobs = max_jobs
+        self.path, self.max_jobs = path, max_jobs
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(SCHEMA)
+        self._opened: sqlite3.Connection | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection, opened on first use (building an app creates no file; call under the lock)."""
+        if self._opened is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(SCHEMA)
+            self._opened = conn
+        return self._opened
 
     def insert(self, record: dict[str, Any], payload: bytes) -> None:
         columns = [*FIELDS, "payload"]
@@ -92,4 +100,6 @@ class JobStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._opened is not None:
+                self._opened.close()
+                self._opened = None
