@@ -15,8 +15,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.bindguard import LoopbackOnlyMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.logredact import install_log_redaction
 from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
 from api.pages import install_pages
@@ -74,6 +76,7 @@ def _settings_from_environment() -> Settings:
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     """Build the service. ``embedder`` replaces the configured model (tests, embedding the app)."""
     _configure_logging()
+    install_log_redaction()  # keys in a query string never reach the access log
     settings = _settings_from_environment() if settings is None else settings
     try:
         state = AppState(settings, embedder=embedder)
@@ -108,6 +111,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
+    if not state.keyring.enabled and not settings.allow_insecure_bind:
+        app.add_middleware(LoopbackOnlyMiddleware)  # the socket decides, not RAG_HOST (api/bindguard.py)
     for module in (search, context, collections, documents, jobs, embeddings, models, health, tei):
         app.include_router(module.router)
     mcp_sessions = mount_mcp(app, state, version=package_version())

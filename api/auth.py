@@ -2,7 +2,7 @@
 
 Keys come as JSON (``RAG_API_KEYS`` or the file ``RAG_API_KEYS_FILE``), a list of entries::
 
-    [{"key": "s3cret", "role": "read", "collections": ["handbook"]},
+    [{"key": "a-long-random-secret-1", "role": "read", "collections": ["handbook"]},
      {"key_sha256": "<64 hex digits>", "role": "admin", "collections": "*", "name": "ops"}]
 
 Only sha256 digests are kept in memory. Roles are ordered: ``read`` (search, get, list, embeddings) <
@@ -14,6 +14,7 @@ unless ``allow_insecure_bind`` says otherwise (``check_bind``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from rag.settings import Settings
 Role = Literal["read", "write", "admin"]
 ROLE_RANK: dict[str, int] = {"read": 0, "write": 1, "admin": 2}
 ALL_COLLECTIONS = "*"
+MIN_KEY_LENGTH = 16  # an empty or short key is guessable; refused when the keys are loaded
 
 
 class KeyEntry(BaseModel):
@@ -44,6 +46,8 @@ class KeyEntry(BaseModel):
     def _one_secret(self) -> KeyEntry:
         if (self.key is None) == (self.key_sha256 is None):
             raise ValueError("give exactly one of key and key_sha256")
+        if self.key is not None and len(self.key.get_secret_value().strip()) < MIN_KEY_LENGTH:
+            raise ValueError(f"a key must have at least {MIN_KEY_LENGTH} characters (use a long random one)")
         return self
 
     def digest(self) -> str:
@@ -99,7 +103,12 @@ class KeyRing:
             return ANONYMOUS_ADMIN
         if not bearer:
             raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'.")
-        principal = self.principals.get(sha256_hex(bearer))
+        digest = sha256_hex(bearer)
+        # Every configured digest is compared, in constant time, so timing tells nothing about them.
+        principal = None
+        for known, candidate in self.principals.items():
+            if hmac.compare_digest(known, digest):
+                principal = candidate
         if principal is None:
             raise UnauthorizedError("the API key is not known.")
         return principal
@@ -110,8 +119,15 @@ def _parse(text: str, origin: str) -> list[KeyEntry]:
         return _ENTRIES.validate_python(json.loads(text))
     except (json.JSONDecodeError, ValidationError) as exc:
         # The message names the field, never the value: it could be a secret.
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else f"{exc.error_count()} invalid entries"
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else _first_error(exc)
         raise ConfigError(f"API keys in {origin} are not a valid JSON list of keys ({detail}).") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    """How many entries are invalid and the first reason (pydantic's message, never the input value)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{exc.error_count()} invalid entries; entry {where}: {first['msg']}"
 
 
 def load_keyring(settings: Settings) -> KeyRing:

@@ -2,8 +2,8 @@
 
 ``POST /v1/collections/{name}/documents`` takes JSON (``AddDocumentsRequest``) or ``multipart/form-data``
 files (any part that is a file). More documents (or files) than ``background_job_threshold``, or uploads
-over ``BACKGROUND_UPLOAD_BYTES`` in all, run as a background job (202 and a job id); the rest answer with
-the per-document outcome (201 when something was added, else 200).
+and document texts over ``BACKGROUND_UPLOAD_BYTES`` in all, run as a background job (202 and a job id);
+the rest answer with the per-document outcome (201 when something was added, else 200).
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ async def _read_upload(request: Request) -> DocumentBatch:
 
 
 def runs_in_background(state: AppState, batch: DocumentBatch) -> bool:
-    return (
-        batch.count > state.settings.background_job_threshold or batch.upload_bytes > BACKGROUND_UPLOAD_BYTES
-    )
+    """Many documents, or much text (uploaded or in JSON: a single large document embeds for minutes)."""
+    return batch.count > state.settings.background_job_threshold or batch.size > BACKGROUND_UPLOAD_BYTES
 
 
 async def add_documents(state: AppState, name: str, request: Request) -> JSONResponse:
@@ -66,7 +65,8 @@ async def add_documents(state: AppState, name: str, request: Request) -> JSONRes
         ingest_batch, state.ready_library(), state.settings, state.ready_embedder(), collection, batch
     )
     if runs_in_background(state, batch):
-        job = state.jobs.submit(name, batch.count, lambda progress: work(progress))
+        # recorded durably with its input before the 202 (api/jobstore.py): off the event loop
+        job = await run_in_threadpool(state.jobs.submit, name, batch.count, work, batch.to_payload())
         url = f"/v1/jobs/{job.id}"
         accepted = JobAccepted(job_id=job.id, status="queued", url=url)
         return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": url})

@@ -1,4 +1,5 @@
-"""The embedding endpoints' work (hosted pplx-embed and OpenAI formats), run on the model's thread."""
+"""The embedding endpoints' work (hosted pplx-embed and OpenAI formats), run on the bulk model thread
+(never the queries')."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ async def embed_texts(
     """``/v1/embeddings``: independent texts through the query model; OpenAI's shape for its formats."""
     state.ready_embedder()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(state.model_executor, _embed_texts, state, request)
+    return await loop.run_in_executor(state.bulk_executor, _embed_texts, state, request)
 
 
 async def embed_documents(
@@ -63,4 +64,4 @@ async def embed_documents(
     """``/v1/contextualizedembeddings``: documents' chunks through the document model, in context."""
     state.ready_embedder()
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(state.model_executor, _embed_documents, state, request)
+    return await loop.run_in_executor(state.bulk_executor, _embed_documents, state, request)

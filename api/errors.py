@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import ErrorBody
@@ -136,7 +137,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error_type = ERROR_TYPE_BY_STATUS.get(exc.status_code, "internal_error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed."
-    return error_response(message, error_type, status=exc.status_code, sdk=_sdk_shaped(request))
+    response = error_response(message, error_type, status=exc.status_code, sdk=_sdk_shaped(request))
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the first matching route's methods; a path has several
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+    return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on this request's path."""
+    methods: set[str] = set()
+    pending = list(request.app.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # an included router kept as one entry
+        if included is not None or getattr(route, "methods", None) is None and hasattr(route, "routes"):
+            pending += list((included or route).routes)
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods - {"HEAD"} if "GET" not in methods else methods)
 
 
 class CatchAllMiddleware:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,9 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return versions
+
+
+logger = logging.getLogger("api")
 
 
 def build_info(state: AppState) -> Info:
@@ -52,6 +56,7 @@ def readiness(state: AppState) -> Ready:
     library = state.ready_library()
     try:
         collections = library.list_collections()
-    except RagError as exc:
-        raise NotReadyError(f"the collections cannot be opened: {exc.message}") from None
+    except RagError as exc:  # the reason may name a collection: logged, not answered (/readyz needs no key)
+        logger.warning("readiness: the collections cannot be opened: %s", exc.message)
+        raise NotReadyError("the collections cannot be opened (the server log says why).") from None
     return Ready(status="ready", model=embedder.model_name, collections=len(collections))

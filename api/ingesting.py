@@ -7,9 +7,11 @@ next read. Each document's outcome (added, updated, skipped, failed) is the pipe
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from api.schemas import AddDocumentsRequest, DocumentOutcome, IngestReport
@@ -37,6 +39,30 @@ class DocumentBatch:
     @property
     def upload_bytes(self) -> int:
         return sum(len(data) for _, data in self.uploads)
+
+    @property
+    def size(self) -> int:
+        """Bytes of uploads plus characters of JSON documents' text: what the work grows with."""
+        return self.upload_bytes + sum(len(document.text) for document in self.documents)
+
+    def to_payload(self) -> bytes:
+        """The batch as bytes for the job store (``from_payload`` reads it back), so a job can be resumed."""
+        documents = [asdict(document) for document in self.documents]
+        uploads = [[name, base64.b64encode(data).decode("ascii")] for name, data in self.uploads]
+        failures = [asdict(failure) for failure in self.failures]
+        record = {"documents": documents, "uploads": uploads, "failures": failures}
+        return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> DocumentBatch:
+        record = json.loads(payload.decode("utf-8", "surrogatepass"))
+        documents = [
+            SourceDocument(**{**doc, "pages": [tuple(page) for page in doc["pages"]]})
+            for doc in record["documents"]
+        ]
+        uploads = [(name, base64.b64decode(data)) for name, data in record["uploads"]]
+        failures = [LoadFailure(**failure) for failure in record["failures"]]
+        return cls(documents=documents, uploads=uploads, failures=failures)
 
     def parsed(self) -> DocumentBatch:
         """The uploads read by the ingestion loaders (one file may hold many documents, e.g. JSON Lines)."""

@@ -8,6 +8,8 @@ handlers), so an oversized body is never read whole. Multipart uploads get their
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+UPLOAD_ROUTE = re.compile(r"^/v1/collections/[^/]+/documents/?$")
+
+
 class BodyLimitMiddleware:
     """413 for JSON bodies over ``max_body_bytes`` and multipart uploads over ``max_upload_bytes``."""
 
@@ -37,9 +42,13 @@ class BodyLimitMiddleware:
         self.max_upload_bytes = max_upload_bytes
 
     def limit_for(self, scope: Scope) -> int:
+        """The upload limit only where uploads are parsed as files (the documents route, which reads file
+        parts alone); everywhere else the JSON limit, whatever the label says (a JSON body labelled
+        multipart/form-data got the 64 MiB limit on every route)."""
         content_type = (_header(scope, b"content-type") or b"").lower()
         is_upload = content_type.startswith(b"multipart/form-data")
-        return self.max_upload_bytes if is_upload else self.max_body_bytes
+        route = scope["method"] == "POST" and UPLOAD_ROUTE.match(scope["path"]) is not None
+        return self.max_upload_bytes if is_upload and route else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

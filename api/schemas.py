@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rag.errors import InvalidInputError
+from rag.jsonvalues import dumps_strict
 from rag.types import DEFAULT_SEARCH_MODE, SearchMode
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def unstorable_metadata_error(metadata: dict[str, Any]) -> None:
+    """ValueError (a 422 through pydantic) when ``metadata`` cannot be stored as JSON."""
+    try:
+        dumps_strict(metadata, "metadata")
+    except InvalidInputError as exc:
+        raise ValueError(exc.message) from None
 
 
 class _Strict(BaseModel):
@@ -171,6 +181,12 @@ class DocumentIn(_Strict):
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="JSON metadata, returned with hits and matched by filters."
     )
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unstorable_metadata_error(value)  # NaN / Infinity would be stored as invalid JSON
+        return value
 
 
 class AddDocumentsRequest(_Strict):

@@ -1,8 +1,9 @@
 """What one app holds while it runs: settings, keys, metrics, the model, the batcher, the library.
 
 The model loads on its own thread when the app starts, so ``/healthz`` answers at once and
-``/readyz`` says 503 until it is loaded. All model calls (the query batcher's and the hosted-API
-endpoints') run on that one thread, off the event loop; ingestion jobs run on the jobs thread.
+``/readyz`` says 503 until it is loaded. Query embeddings (the batcher's) run on that one thread, off the
+event loop; the hosted-API endpoints' bulk work on a second one, and ingestion jobs on the jobs thread, so
+no bulk work ever holds a query back in a queue.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from api.auth import KeyRing, check_bind, load_keyring
 from api.batcher import QueryBatcher
-from api.jobs import JobManager
+from api.ingesting import DocumentBatch, ingest_batch
+from api.jobs import JobManager, ResultCodec
+from api.jobstore import JobStore
 from api.metrics import Metrics
 from api.schemas import IngestReport
 from api.served_models import ModelCatalog, build_catalog
@@ -27,6 +31,8 @@ from rag.store import Collection, Library
 from rag.types import CollectionInfo
 
 logger = logging.getLogger("api")
+
+JOBS_FILE = "jobs.db"
 
 
 def warm_indexes(library: Library) -> None:
@@ -55,7 +61,13 @@ class AppState:
         self.models: ModelCatalog = build_catalog(settings, embedder)  # names and aliases, known at start
         self.metrics = Metrics()
         self.model_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-        self.jobs: JobManager[IngestReport] = JobManager()
+        # Bulk embedding requests (/v1/embeddings, /v1/contextualizedembeddings) run on their own thread, so
+        # a search's query embedding never queues behind a long one; the two share the CPU instead.
+        self.bulk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-model")
+        self.jobs: JobManager[IngestReport] = JobManager(
+            store=JobStore(settings.data_dir / JOBS_FILE),
+            codec=ResultCodec(lambda report: report.model_dump_json(), IngestReport.model_validate_json),
+        )
         self.library: Library | None = None
         self.embedder: Embedder | None = None
         self.batcher: QueryBatcher | None = None
@@ -104,6 +116,19 @@ class AppState:
         )
         self.embedder = embedder
         logger.info("model ready: %s (d=%d)", embedder.model_name, embedder.dimensions)
+        resumed = self.jobs.resume(self._resumed_work)  # jobs a kill or a restart left unfinished
+        if resumed:
+            logger.info("resumed %d background jobs", resumed)
+
+    def _resumed_work(self, name: str, payload: bytes) -> Callable[[Callable[[int], None]], IngestReport]:
+        """A recorded job's work again, from its saved input (ingestion skips what is already written)."""
+        batch = DocumentBatch.from_payload(payload)
+
+        def work(progress: Callable[[int], None]) -> IngestReport:
+            library, embedder = self.ready_library(), self.ready_embedder()
+            return ingest_batch(library, self.settings, embedder, self.collection(name), batch, progress)
+
+        return work
 
     async def close(self) -> None:
         if self.batcher is not None:
@@ -112,6 +137,7 @@ class AppState:
         if self.library is not None:
             self.library.close()
         self.model_executor.shutdown(wait=False, cancel_futures=True)
+        self.bulk_executor.shutdown(wait=False, cancel_futures=True)
 
     # Readiness
 

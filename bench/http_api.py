@@ -19,6 +19,11 @@ same-run ratios to ``base64_int8`` (``bench/http_embeddings.py``).
     python bench/http_api.py                         # MiniLM, c = 1, 8, 32
     python bench/http_api.py --requests 20 --json    # requests per client; one JSON object on stdout
     python bench/http_api.py --concurrency 1 --requests 4 --embed-requests 4   # a tiny run
+    python bench/http_api.py --bulk --concurrency 8  # also: full at c=8 while bulk embedding requests run
+
+``--bulk`` adds ``full+bulk``: the ``full`` load while one client keeps posting large
+``/v1/contextualizedembeddings`` requests, and the ratio of its p99 to the quiet ``full`` p99 in the same run
+(a search must not queue behind bulk work; goal <= 2x).
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ def _arguments() -> argparse.Namespace:
     )
     http_embeddings.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+    parser.add_argument("--bulk", action="store_true", help="Also measure full while bulk work runs.")
     return parser.parse_args()
 
 
@@ -273,11 +279,38 @@ def _under_load(args: argparse.Namespace, data: Path) -> tuple[list[dict[str, An
                 mean_batch = (after[0] - before[0]) / calls if calls else 0.0
                 rows.append({"variant": variant, "concurrency": concurrency, **row,
                              "model_calls": int(calls), "mean_batch": round(mean_batch, 2)})  # fmt: skip
+        if args.bulk:
+            concurrency = max(args.concurrency)
+            row = asyncio.run(_with_bulk(_load(url, "full", concurrency, args.requests, 999), url))
+            rows.append({"variant": "full+bulk", "concurrency": concurrency, **row,
+                         "model_calls": 0, "mean_batch": 0.0})  # fmt: skip
         embedding_rows = http_embeddings.run(url, args)
     finally:
         process.terminate()
         process.wait(timeout=30)
     return rows, embedding_rows
+
+
+async def _with_bulk(load: Any, url: str) -> dict[str, Any]:
+    """Run ``load`` while one client posts 64-chunk contextualized embedding requests back to back."""
+    chunks = [f"{QUESTIONS[i % len(QUESTIONS)]} and a longer passage of text to embed, part {i}." * 4
+              for i in range(64)]  # fmt: skip
+    body = {"input": [chunks[i : i + 16] for i in range(0, 64, 16)], "model": "all-minilm-l6-v2"}
+    stop = asyncio.Event()
+
+    async def bulk() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            while not stop.is_set():
+                (await client.post("/v1/contextualizedembeddings", json=body)).raise_for_status()
+
+    task = asyncio.create_task(bulk())
+    await asyncio.sleep(0.5)  # the first bulk request is on the model
+    try:
+        result: dict[str, Any] = await load
+    finally:
+        stop.set()
+        await task
+    return result
 
 
 def _ratios(report: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +342,10 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
             rows["cached", first]["p50_ms"] - floor - search, 3
         )
     for (variant, concurrency), row in rows.items():
+        if variant == "full+bulk" and ("full", concurrency) in rows:
+            quiet = rows["full", concurrency]["p99_ms"]
+            ratios[f"full_c{concurrency}_p99_with_bulk_over_quiet"] = round(row["p99_ms"] / quiet, 2)
+            continue
         ratios[f"{variant}_c{concurrency}_p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
         ratios[f"{variant}_c{concurrency}_qps_over_c{first}"] = round(
             row["qps"] / rows[variant, first]["qps"], 2

@@ -11,6 +11,8 @@ from typing import Any
 
 from ingest.loaders import SourceDocument
 from ingest.summary import DocumentOutcome, Outcome
+from rag.errors import InvalidInputError
+from rag.jsonvalues import dumps_strict
 from rag.types import ChunkRecord, DocumentRecord
 
 # Lone surrogates cannot be stored as UTF-8 and NUL cuts strings short in SQLite; both are replaced by
@@ -55,6 +57,15 @@ def storable(document: SourceDocument) -> SourceDocument:
     if _UNSTORABLE.search(document.text) is None:
         return document
     return replace(document, text=_UNSTORABLE.sub("\ufffd", document.text))
+
+
+def unstorable_metadata(document: SourceDocument) -> str | None:
+    """Why the document's metadata cannot be stored (NaN, Infinity, no JSON form), or None."""
+    try:
+        dumps_strict(document.metadata, "the metadata")
+    except InvalidInputError as exc:
+        return exc.message
+    return None
 
 
 def content_hash(document: SourceDocument) -> str:

@@ -9,6 +9,7 @@ text are not stored (they are listed in the summary, and a stored earlier versio
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from ingest.chunking import chunk_text
 from ingest.encoding import get_encoding
 from ingest.loaders import LoadFailure, SourceDocument, load_paths
-from ingest.pending import Pending, batches, content_hash, digest, storable
+from ingest.pending import Pending, batches, content_hash, digest, storable, unstorable_metadata
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
 from rag.errors import CollectionNotFoundError, ConfigError, InvalidInputError
@@ -62,9 +63,11 @@ class Ingestor:
         (``root/source``: where the file lay) is under ``paths`` and that this run did not produce (files
         that failed to load are kept)."""
         started = time.perf_counter()
-        loaded = load_paths(paths, include=include, exclude=exclude)
+        loaded = load_paths(
+            paths, include=include, exclude=exclude, max_file_bytes=self.options.max_file_bytes
+        )
         keep = {failure.source for failure in loaded.failures if failure.source}
-        sync_sources = [str(path.resolve()) for path in paths] if sync else None
+        sync_sources = [os.path.realpath(path) for path in paths] if sync else None
         summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)
@@ -103,11 +106,14 @@ class Ingestor:
         summary = IngestSummary(collection=name, dry_run=dry_run)
         # The collection is not closed here: the library shares one handle per name with its other users
         # (the API's searches); whoever owns the library closes it.
-        collection = self._collection(name, create=not dry_run)
+        collection = self._collection(name, create=False)
         states = collection.document_states() if collection else {}
         keep_floats = bool(collection.settings.get("keep_floats")) if collection else self.options.keep_floats
         settings_hash = self._settings_hash(keep_floats)
         pending, seen, stale = self._plan(documents, states, settings_hash, summary)
+        if collection is None and pending and not dry_run:
+            # created only when there is something to write (a missing path made an empty collection)
+            collection = self._collection(name, create=True)
         doomed = stale + self._unsynced(collection, sync_sources, keep_sources, seen)
         if dry_run or collection is None:
             self._count_planned(pending, doomed, summary)
@@ -168,6 +174,10 @@ class Ingestor:
                 summary.fail(document.id, DUPLICATE_ID, document.source)
                 continue
             seen.add(document.id)
+            refusal = unstorable_metadata(document)
+            if refusal is not None:
+                summary.fail(document.id, refusal, document.source)
+                continue
             document = storable(document)
             if not document.text.strip():
                 summary.empty.append(document.id)
@@ -209,14 +219,16 @@ class Ingestor:
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
     ) -> list[str]:
-        """Stored ids located under ``sync_sources`` that this run did not produce."""
+        """Stored ids located under ``sync_sources`` that this run did not produce; nothing from a source
+        that failed to load, or under a folder that failed to load, is ever among them."""
         if collection is None or sync_sources is None:
             return []
         roots = [root.rstrip("/") for root in sync_sources]
+        kept = [source.rstrip("/") for source in keep]
         return [
             doc_id
             for source, ids in collection.documents_by_source().items()
-            if source not in keep and any(source == root or source.startswith(root + "/") for root in roots)
+            if _under(source, roots) and not _under(source, kept)
             for doc_id in ids
             if doc_id not in seen
         ]
@@ -281,3 +293,8 @@ class Ingestor:
             embedded.append((item, rows))
         self._count_truncated([item for item, _ in embedded], summary)
         return embedded
+
+
+def _under(source: str, roots: list[str]) -> bool:
+    """Whether ``source`` is one of ``roots`` or lies in a folder among them."""
+    return any(source == root or source.startswith(root + "/") for root in roots)

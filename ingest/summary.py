@@ -9,6 +9,7 @@ from typing import Any
 
 from ingest.chunking import chunker_fingerprint
 from ingest.loaders import LoadFailure
+from ingest.loaders.files import DEFAULT_MAX_FILE_BYTES
 from rag.embedding.base import SPECIAL_TOKENS_BOUND, ApiUsage
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint
 from rag.settings import Settings
@@ -49,6 +50,7 @@ class IngestOptions:
     batch_tokens: int = 16384
     keep_floats: bool = False
     tiktoken_cache_dir: Path | None = None
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # larger files are failures, never read
 
     @property
     def chunker(self) -> ChunkerFingerprint:
@@ -97,6 +99,7 @@ class IngestOptions:
             batch_tokens=settings.max_batch_tokens,
             keep_floats=keep_floats,
             tiktoken_cache_dir=settings.tiktoken_cache_dir,
+            max_file_bytes=settings.max_file_bytes,
         )
 
 

@@ -52,6 +52,7 @@ class Searcher:
         mode: SearchMode | str = DEFAULT_SEARCH_MODE,
     ) -> SearchResult:
         """Embed ``query`` (unless the mode is ``bm25``) and search."""
+        check_query(query)
         mode = SearchMode.parse(mode)
         started = time.perf_counter()
         embedded = None
@@ -71,6 +72,7 @@ class Searcher:
         mode: SearchMode | str = DEFAULT_SEARCH_MODE,
     ) -> SearchResult:
         """Search with a query embedded already (``query_text`` feeds ``bm25`` and ``hybrid``)."""
+        check_query(query_text)
         mode = SearchMode.parse(mode)
         started = time.perf_counter()
         return self._run(query_text, query, top_k, rescore_multiplier, filter, mode, started, 0.0)
@@ -194,3 +196,9 @@ def _need(query: Embeddings | None) -> Embeddings:
     if query is None:
         raise InvalidInputError("This search mode needs the query's embedding.")
     return query
+
+
+def check_query(query: str) -> None:
+    """Refuse an empty or whitespace-only query (every surface: the CLI, the API, the library)."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInputError("the query is empty: give some words to search for.")

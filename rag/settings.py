@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest multipart upload.")
+    metrics_require_key: bool = Field(
+        False, description="/metrics needs a key for all collections ('*'), since it names every collection."
+    )
+    max_file_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="Largest file `rag ingest` reads (larger ones are failures)."
+    )
     background_job_threshold: int = Field(
         8, ge=1, description="Document uploads with more documents than this run as background jobs."
     )

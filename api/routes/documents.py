@@ -14,6 +14,9 @@ from api.documents import add_documents
 from api.errors import AUTH_CODES, error_responses
 from api.schemas import AddDocumentsRequest, Deleted, DocumentList, DocumentPublic, IngestReport, JobAccepted
 
+# Beyond any real collection, and far inside SQLite's 64-bit integers (2**63 answered 500).
+MAX_OFFSET = 10**12
+
 router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"])
 DocumentId = Annotated[str, Path(description="The document's id (it may contain '/').")]
 
@@ -89,7 +92,7 @@ async def list_all(
     name: ReadableCollection,
     state: State,
     limit: Annotated[int, Query(ge=1, le=1000, description="Documents per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Documents to skip (in id order).")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Documents to skip (in id order).")] = 0,
 ) -> DocumentList:
     """The collection's documents in id order, without their chunks, a page at a time."""
     documents = await run_in_threadpool(lambda: list_documents(state, name, limit=limit, offset=offset))

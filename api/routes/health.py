@@ -1,16 +1,20 @@
-"""Liveness, readiness, Prometheus metrics (no key needed) and build information."""
+"""Liveness, readiness, Prometheus metrics (a key only with RAG_METRICS_REQUIRE_KEY) and build information."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import Reader, State
+from api.deps import Reader, State, bearer
 from api.errors import AUTH_CODES, error_responses
 from api.info import build_info, readiness
 from api.schemas import Health, Info, Ready
+from rag.errors import ForbiddenError
 
 router = APIRouter(tags=["service"])
 
@@ -37,10 +41,19 @@ async def readyz(state: State) -> Ready:
     operation_id="metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **error_responses(401, 403)},
 )
-async def metrics(state: State) -> Response:
-    """Request, search-stage, batching and collection metrics in the Prometheus text format."""
+async def metrics(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Response:
+    """Request, search-stage, batching and collection metrics in the Prometheus text format. It names every
+    collection with its counts, so with ``RAG_METRICS_REQUIRE_KEY`` (and keys configured) it needs a key
+    that may read every collection (``"collections": "*"``)."""
+    if state.settings.metrics_require_key:
+        principal = state.keyring.authenticate(None if credentials is None else credentials.credentials)
+        principal.require_role("read")
+        if principal.collections is not None:
+            raise ForbiddenError("/metrics names every collection: it needs a key for all collections ('*').")
     body = await run_in_threadpool(generate_latest, state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

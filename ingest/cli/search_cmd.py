@@ -9,7 +9,7 @@ import typer
 
 from ingest.cli.app import app, state
 from rag.embedding.factory import load_embedder_from_settings
-from rag.search import Searcher
+from rag.search import Searcher, check_query
 from rag.store import Library
 from rag.types import DEFAULT_SEARCH_MODE, Hit, MetadataFilter, SearchMode
 
@@ -51,6 +51,7 @@ def search_command(
 
         rag search "refund policy" --filter format=markdown --filter 'year={"$gte": 2020}' --json
     """
+    check_query(query)  # before the model loads
     metadata_filter = parse_filters(filters or [])
     settings = state(ctx).settings
     embedder = load_embedder_from_settings(settings)

@@ -21,6 +21,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from ingest.loaders.documents import LoadFailure, LoadResult, SourceDocument, UnreadableError
+from ingest.loaders.files import DEFAULT_MAX_FILE_BYTES, is_unicode, printable, read_regular_file
 from ingest.loaders.formats import PARSERS, format_of
 from ingest.loaders.jsonl import parse_jsonl
 
@@ -37,33 +38,59 @@ __all__ = [
 
 
 def load_paths(
-    paths: Iterable[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+    paths: Iterable[Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> LoadResult:
     """Every document under ``paths`` (files or folders), and every failure."""
     result = LoadResult()
     for path in paths:
-        result.extend(load_path(path, include=include, exclude=exclude))
+        result.extend(load_path(path, include=include, exclude=exclude, max_file_bytes=max_file_bytes))
     return result
 
 
-def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> LoadResult:
-    """The documents of one file, or of every file under one folder."""
+def load_path(
+    path: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> LoadResult:
+    """The documents of one file, or of every file under one folder (only regular files are read)."""
     if path.is_dir():
         result = LoadResult()
         root = path.resolve()
-        for file in discover(path, include=include, exclude=exclude):
+        for file in discover(path, include=include, exclude=exclude, failures=result.failures):
             relative = file.relative_to(path).as_posix()
-            result.extend(_load_file(file, root, doc_id=relative, name=str(file)))
+            result.extend(_load_file(file, root, doc_id=relative, max_bytes=max_file_bytes))
         return result
-    if path.is_file():
-        return _load_file(path, path.resolve().parent, doc_id=path.name, name=str(path))
-    return LoadResult(failures=[LoadFailure(str(path), "no such file or folder", str(path.absolute()))])
+    if os.path.lexists(path):  # a file, or a FIFO, device or link that _load_file names
+        return _load_file(path, path.absolute().parent, doc_id=path.name, max_bytes=max_file_bytes)
+    name = printable(str(path))
+    return LoadResult(failures=[LoadFailure(name, "no such file or folder", printable(str(path.absolute())))])
 
 
-def discover(root: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Path]:
-    """Files under ``root`` in sorted order, hidden ones skipped, filtered by the globs."""
+def discover(
+    root: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    failures: list[LoadFailure] | None = None,
+) -> list[Path]:
+    """Files under ``root`` in sorted order, hidden ones skipped, filtered by the globs. A folder that
+    cannot be listed is a failure (appended to ``failures``) whose source is the folder: ``--sync`` never
+    deletes under it, since what it holds is unknown."""
     found: list[Path] = []
-    for folder, subfolders, files in os.walk(root):
+
+    def unreadable(error: OSError) -> None:
+        folder = Path(error.filename) if error.filename else root
+        reason = f"cannot read folder: {error.strerror or error}"
+        if failures is not None:
+            failures.append(LoadFailure(printable(str(folder)), reason, os.path.realpath(folder)))
+
+    for folder, subfolders, files in os.walk(root, onerror=unreadable):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
             file = Path(folder, name)
@@ -95,16 +122,21 @@ def location(document: SourceDocument) -> str | None:
     return f"{document.root.rstrip('/')}/{document.source}"
 
 
-def _load_file(file: Path, root: Path, *, doc_id: str, name: str) -> LoadResult:
+def _load_file(file: Path, root: Path, *, doc_id: str, max_bytes: int) -> LoadResult:
     """``doc_id`` is the file's path relative to ``root``, and so its ``source``; a failure's source is
-    the file's absolute path (its location), so that ``--sync`` keeps the documents of a file it could
-    not read this time."""
+    the file's location under ``root``, so that ``--sync`` keeps the documents of a file it could not read
+    this time. Only regular files up to ``max_bytes`` are read (FIFOs, devices and link loops are named)."""
+    name = printable(str(file))
+    located = str(root / doc_id)
+    if not (is_unicode(doc_id) and is_unicode(str(root))):
+        reason = "the file name is not valid UTF-8 (rename the file)"
+        return LoadResult(failures=[LoadFailure(name, reason, printable(located))])
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        return LoadResult(failures=[LoadFailure(name, exc.strerror or str(exc), str(root / doc_id))])
+        data = read_regular_file(str(file), max_bytes)
+    except UnreadableError as exc:
+        return LoadResult(failures=[LoadFailure(name, str(exc), located)])
     parsed = _parse(file.name, data, doc_id=doc_id, name=name, source=doc_id)
-    failures = [replace(failure, source=str(root / doc_id)) for failure in parsed.failures]
+    failures = [replace(failure, source=located) for failure in parsed.failures]
     documents = [replace(document, root=str(root)) for document in parsed.documents]
     return LoadResult(documents=documents, failures=failures)
 

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ingest.loaders.documents import UnreadableError
+from ingest.loaders.limits import ParseBudget, check_zip_expansion
 
 # pypdf logs every recoverable defect of a damaged PDF at WARNING; the loader reports unreadable files
 # itself, so these lines would only be noise on the terminal.
@@ -145,7 +146,10 @@ def parse_pdf(data: bytes) -> Parsed:
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise UnreadableError("encrypted PDF")
-            texts = [normalise_newlines(page.extract_text() or "").strip() for page in reader.pages]
+            budget = ParseBudget()  # time and text caps (ingest/loaders/limits.py)
+            texts = [
+                budget.spend(normalise_newlines(page.extract_text() or "").strip()) for page in reader.pages
+            ]
             title = reader.metadata.title if reader.metadata else None
     except UnreadableError:
         raise
@@ -164,15 +168,21 @@ def parse_docx(data: bytes) -> Parsed:
     import docx
     from docx.table import Table
 
+    check_zip_expansion(data)  # a zip bomb is refused before parsing (ingest/loaders/limits.py)
+    budget = ParseBudget()
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = []
         for item in document.iter_inner_content():
             if isinstance(item, Table):
-                blocks += [" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows]
+                rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows]
+                blocks += [budget.spend(row) for row in rows]
             else:
-                blocks.append(_heading_prefix(item.style.name if item.style else "") + item.text.strip())
+                style = item.style.name if item.style else ""
+                blocks.append(budget.spend(_heading_prefix(style) + item.text.strip()))
         title = document.core_properties.title
+    except UnreadableError:
+        raise
     except Exception as exc:  # a damaged zip or XML surfaces as many different types
         raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {exc})") from None
     text = "\n\n".join(block for block in blocks if block.strip("# "))

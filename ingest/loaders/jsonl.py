@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 from ingest.loaders.documents import LoadFailure, LoadResult, SourceDocument, UnreadableError
+from ingest.loaders.files import is_unicode
 from ingest.loaders.formats import decode_text
+from rag.jsonvalues import loads_strict
 
 
 def parse_jsonl(data: bytes, *, file_id: str, name: str, source: str | None) -> LoadResult:
@@ -39,9 +41,11 @@ def parse_jsonl(data: bytes, *, file_id: str, name: str, source: str | None) -> 
 
 def _document(line: str, default_id: str, source: str | None) -> SourceDocument:
     try:
-        record = json.loads(line)
+        record = loads_strict(line)
     except json.JSONDecodeError as exc:
         raise UnreadableError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # NaN / Infinity literals
+        raise UnreadableError(f"invalid JSON: {exc}") from None
     if not isinstance(record, dict):
         raise UnreadableError("a line must be a JSON object")
     text = record.get("text")
@@ -62,10 +66,14 @@ def _id(record: dict[str, Any], default: str) -> str:
         return default
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
         raise UnreadableError('"_id"/"id" must be a non-empty string or an integer')
+    if not is_unicode(str(value)):
+        raise UnreadableError('"_id"/"id" is not valid Unicode (it holds a lone surrogate escape)')
     return str(value)
 
 
 def _optional_str(value: object, key: str) -> str | None:
+    if isinstance(value, str) and not is_unicode(value):
+        raise UnreadableError(f'"{key}" is not valid Unicode (it holds a lone surrogate escape)')
     if value is None or isinstance(value, str):
         return value or None
     raise UnreadableError(f'"{key}" must be a string')

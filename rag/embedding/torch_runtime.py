@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.embedding.batching import TokenSequence, plan_batches
+from rag.embedding.heap import release_free_heap
 from rag.errors import ConfigError, EmbeddingError
 from rag.types import Float32Array
 
@@ -153,6 +154,10 @@ def pool_sequences(
                     pooled[index] = mean_pool(hidden[row : row + 1], mask[row : row + 1])
                 else:
                     pooled[index] = span_pool(hidden[row], seq.spans)
+            # Only the pooled rows outlive a batch: drop its activations before the next forward and
+            # hand the freed pages back (rag/embedding/heap.py), so memory follows the batch budget.
+            del hidden, ids, mask
+            release_free_heap()
     result = np.asarray(torch.cat(pooled).cpu().numpy(), dtype=np.float32)
     expected = sum(seq.rows for seq in sequences)
     if result.shape[0] != expected:

@@ -10,6 +10,7 @@ index is derived: every read brings it to the generation its SQLite snapshot see
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,16 @@ DB_FILE = schema.DB_FILE
 LOCK_FILE = "write.lock"
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, None when it does not exist. While a handle keeps its database open
+    the inode cannot be reused, so a different identity means a different file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
 class Collection:
     """Documents, chunks and vectors of one collection. Thread-safe; one writer at a time across processes."""
 
@@ -69,6 +80,10 @@ class Collection:
         self._filters = queries.FilterCache()
         self._closed = False
         self._fingerprint: CollectionFingerprint | None = None
+        # Which database file this handle opened (taken before connecting: a swap in between only makes
+        # the first check drop the handle). Another process may delete or re-create the collection
+        # (``rag delete``); every transaction compares the file now under the name with this one.
+        self._identity = file_identity(directory / DB_FILE)
         try:
             with self._translated():
                 self._writer = self._connect()
@@ -99,13 +114,28 @@ class Collection:
     def _check_open(self) -> None:
         if self._closed:
             raise self._gone()
+        if not self.is_current():
+            self.close_stale()
+            raise self._gone()
+
+    def is_current(self) -> bool:
+        """Whether the collection's name still leads to the database this handle opened: False once
+        another process deleted it, or deleted and created it again (an os.stat, ~1 us)."""
+        return not self._closed and file_identity(self.directory / DB_FILE) == self._identity
+
+    def close_stale(self) -> None:
+        """Close a handle whose database was deleted or replaced under it, without the index snapshot
+        ``close`` writes (the folder belongs to someone else now), and leave the library."""
+        self._close_connections()
+        if self._on_close is not None:
+            self._on_close(self)
 
     def _gone(self) -> CollectionNotFoundError:
         # A closed handle is what a caller sees when the collection was deleted under it (delete closes
         # the shared handle first): to the caller the collection no longer exists.
         return CollectionNotFoundError(
-            f"Collection {self.name!r} is no longer open: it was deleted, or its library was closed "
-            "(open it again from the library)."
+            f"Collection {self.name!r} is no longer open: it was deleted (here or by another process), "
+            "or its library was closed (open it again from the library)."
         )
 
     def _corrupt(self, reason: str) -> CorruptStoreError:
@@ -123,6 +153,11 @@ class Collection:
             yield
         except sqlite3.ProgrammingError as exc:  # "Cannot operate on a closed database."
             if self._closed:
+                raise self._gone() from exc
+            raise
+        except FileNotFoundError as exc:  # the folder went away (deleted elsewhere) under a write
+            if not self.is_current():
+                self.close_stale()
                 raise self._gone() from exc
             raise
         except sqlite3.DatabaseError as exc:
@@ -242,6 +277,8 @@ class Collection:
             return queries.get_chunks(conn, doc_id)
 
     def list_documents(self, *, limit: int = 100, offset: int = 0) -> list[StoredDocument]:
+        if not (0 <= limit < 2**63 and 0 <= offset < 2**63):  # SQLite's integers are 64-bit
+            raise InvalidInputError("limit and offset must be between 0 and 2**63 - 1.")
         with self._reading() as conn:
             return queries.list_documents(conn, limit, offset)
 

@@ -17,6 +17,7 @@ from typing import Any
 from rag.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
+    ConfigError,
     CorruptStoreError,
     InvalidInputError,
 )
@@ -43,10 +44,22 @@ class Library:
 
     def __init__(self, data_dir: str | Path, *, lock_timeout: float = 10.0) -> None:
         self.data_dir = Path(data_dir)
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ConfigError(
+                f"the data folder {self.data_dir} is not a folder (set --data-dir or RAG_DATA_DIR)."
+            )
         self.root = self.data_dir / "collections"
         self.lock_timeout = lock_timeout
         self._open: dict[str, Collection] = {}
         self._guard = threading.RLock()
+        self._remove_unfinished_deletes()
+
+    def _remove_unfinished_deletes(self) -> None:
+        """Remove ``.deleting-*`` folders a delete killed between its rename and its removal left behind
+        (already invisible, so nothing reads them; two processes removing one at once is harmless)."""
+        if self.root.is_dir():
+            for trash in self.root.glob(".deleting-*"):
+                shutil.rmtree(trash, ignore_errors=True)
 
     def _path(self, name: str) -> Path:
         check_name(name)
@@ -107,6 +120,10 @@ class Library:
         path = self._path(name)
         with self._guard:
             collection = self._open.get(name)
+            if collection is not None and not collection.is_current():
+                # deleted, or deleted and created again, by another process: drop the stale handle
+                collection.close_stale()
+                collection = None
             if collection is None:
                 if not (path / DB_FILE).exists():
                     raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")

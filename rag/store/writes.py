@@ -15,6 +15,7 @@ from typing import Any
 from rag.errors import InvalidInputError
 from rag.fingerprint import CollectionFingerprint
 from rag.index import INDEX_KINDS
+from rag.jsonvalues import dumps_strict
 from rag.store import schema
 from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
@@ -46,10 +47,7 @@ def validate_settings(settings: dict[str, Any]) -> None:
             raise InvalidInputError(f"Setting {key} must be a positive integer, got {value!r}.")
     if not isinstance(settings.get("keep_floats", False), bool):
         raise InvalidInputError("Setting keep_floats must be true or false.")
-    try:
-        json.dumps(settings)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"Collection settings must be JSON values: {exc}") from exc
+    dumps_strict(settings, "Collection settings")
 
 
 def validate_items(items: Sequence[Item], dimensions: int, keep_floats: bool) -> int:
@@ -77,10 +75,7 @@ def validate_items(items: Sequence[Item], dimensions: int, keep_floats: bool) ->
                 f"The collection keeps float vectors but document {document.id!r} came without them "
                 "(embed with with_floats=True)."
             )
-        try:
-            json.dumps(document.metadata)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"Metadata of {document.id!r} is not JSON: {exc}") from exc
+        dumps_strict(document.metadata, f"Metadata of {document.id!r}")
     return dimensions
 
 
@@ -105,7 +100,7 @@ def upsert_document(
         document.root,
         document.title,
         document.content_hash,
-        json.dumps(document.metadata),
+        dumps_strict(document.metadata, f"Metadata of {document.id!r}"),
         stamp,
         settings_hash,
         len(chunks),

@@ -24,13 +24,13 @@ def test_keys_are_kept_hashed_and_given_either_way(tmp_path: Path) -> None:
     settings = _keys(
         tmp_path,
         [
-            {"key": "plain-key", "role": "read", "collections": ["a"]},
+            {"key": "plain-key-0123456789abcdef", "role": "read", "collections": ["a"]},
             {"key_sha256": sha256_hex("hashed-key").upper(), "role": "admin"},
         ],
     )
     ring = load_keyring(settings)  # type: ignore[arg-type]
-    assert set(ring.principals) == {sha256_hex("plain-key"), sha256_hex("hashed-key")}
-    reader = ring.authenticate("plain-key")
+    assert set(ring.principals) == {sha256_hex("plain-key-0123456789abcdef"), sha256_hex("hashed-key")}
+    reader = ring.authenticate("plain-key-0123456789abcdef")
     assert (reader.role, reader.collections) == ("read", frozenset({"a"}))
     assert ring.authenticate("hashed-key").collections is None
     with pytest.raises(UnauthorizedError):
@@ -41,13 +41,15 @@ def test_keys_are_kept_hashed_and_given_either_way(tmp_path: Path) -> None:
 
 def test_keys_file_and_environment_are_merged(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps([{"key": "from-file", "role": "write"}]))
+    keys_file.write_text(json.dumps([{"key": "from-file-0123456789abcdef", "role": "write"}]))
     settings = make_settings(
-        tmp_path, api_keys_file=keys_file, api_keys=SecretStr('[{"key": "from-env", "role": "read"}]')
+        tmp_path,
+        api_keys_file=keys_file,
+        api_keys=SecretStr('[{"key": "from-env-0123456789abcdef", "role": "read"}]'),
     )
     ring = load_keyring(settings)
-    assert ring.authenticate("from-file").role == "write"
-    assert ring.authenticate("from-env").role == "read"
+    assert ring.authenticate("from-file-0123456789abcdef").role == "write"
+    assert ring.authenticate("from-env-0123456789abcdef").role == "read"
 
 
 @pytest.mark.parametrize(
@@ -71,8 +73,10 @@ def test_invalid_key_configuration_is_refused_without_echoing_secrets(
 
 
 def test_roles_are_ordered_and_collections_scoped(tmp_path: Path) -> None:
-    ring = load_keyring(_keys(tmp_path, [{"key": "w", "role": "write", "collections": ["docs"]}]))  # type: ignore[arg-type]
-    writer = ring.authenticate("w")
+    ring = load_keyring(
+        _keys(tmp_path, [{"key": "w-0123456789abcdef", "role": "write", "collections": ["docs"]}])  # type: ignore[arg-type]
+    )
+    writer = ring.authenticate("w-0123456789abcdef")
     writer.require_role("read")
     writer.require_role("write")
     with pytest.raises(ForbiddenError):
@@ -100,19 +104,23 @@ def test_bind_refusal_and_its_overrides(tmp_path: Path) -> None:
         create_app(open_settings, embedder=HashEmbedder(64))
     insecure = make_settings(tmp_path, host="0.0.0.0", allow_insecure_bind=True)
     assert "anyone who can reach it" in check_bind(insecure, load_keyring(insecure))
-    keyed = _keys(tmp_path, [{"key": "k", "role": "admin"}])
+    keyed = _keys(tmp_path, [{"key": "k-0123456789abcdef", "role": "admin"}])
     keyed = keyed.model_copy(update={"host": "0.0.0.0"})  # type: ignore[attr-defined]
     assert "API keys on" in check_bind(keyed, load_keyring(keyed))
 
 
 def test_routes_check_role_and_collection_in_process(tmp_path: Path) -> None:
     settings = _keys(
-        tmp_path, [{"key": "admin", "role": "admin"}, {"key": "r", "role": "read", "collections": ["a"]}]
+        tmp_path,
+        [
+            {"key": "admin-0123456789abcdef", "role": "admin"},
+            {"key": "r-0123456789abcdef", "role": "read", "collections": ["a"]},
+        ],
     )
     app = create_app(settings, embedder=HashEmbedder(64))  # type: ignore[arg-type]
     with TestClient(app) as client:
-        admin = {"Authorization": "Bearer admin"}
-        reader = {"Authorization": "Bearer r"}
+        admin = {"Authorization": "Bearer admin-0123456789abcdef"}
+        reader = {"Authorization": "Bearer r-0123456789abcdef"}
         assert client.post("/v1/collections", json={"name": "a"}, headers=admin).status_code == 201
         assert client.get("/v1/collections/a", headers=reader).status_code == 200
         assert client.get("/v1/collections/b", headers=reader).status_code == 403
