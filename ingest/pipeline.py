@@ -15,14 +15,15 @@ from pathlib import Path
 
 from ingest.chunking import chunk_text
 from ingest.encoding import get_encoding
-from ingest.loaders import LoadFailure, SourceDocument, load_paths
-from ingest.pending import Pending, batches, content_hash, digest, storable
+from ingest.loaders import LoadFailure, SourceDocument
+from ingest.pending import Pending, content_hash, digest, storable
+from ingest.stages import EmbeddingStage, LocalStage
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
-from rag.errors import CollectionNotFoundError, ConfigError, InvalidInputError
+from rag.errors import CollectionNotFoundError, ConfigError
 from rag.fingerprint import check_compatible
 from rag.store import Collection, Library
-from rag.types import DocumentRecord, Embeddings
+from rag.types import ChunkRecord, DocumentRecord
 
 __all__ = ["DocumentOutcome", "IngestOptions", "IngestProgress", "IngestSummary", "Ingestor", "Outcome"]
 
@@ -32,7 +33,8 @@ ProgressCallback = Callable[[IngestProgress], None]
 
 
 class Ingestor:
-    """Ingests documents into collections of ``library`` with ``embedder``.
+    """Ingests documents into collections of ``library`` with ``embedder`` (an ``Embedder`` run here, or an
+    ``EmbeddingStage`` such as ``ingest.distributed.RayStage`` that embeds elsewhere).
 
     Example::
 
@@ -40,12 +42,15 @@ class Ingestor:
         summary = ingestor.ingest(documents, collection="default")
     """
 
-    def __init__(self, library: Library, embedder: Embedder, options: IngestOptions | None = None) -> None:
+    def __init__(
+        self, library: Library, embedder: Embedder | EmbeddingStage, options: IngestOptions | None = None
+    ) -> None:
         self.library = library
-        self.embedder = embedder
+        self.stage: EmbeddingStage = LocalStage(embedder) if isinstance(embedder, Embedder) else embedder
         self.options = options or IngestOptions()
         self.encoding = get_encoding(self.options.encoding, self.options.tiktoken_cache_dir)
-        self.fingerprint = self.options.fingerprint(embedder.fingerprint)
+        self.fingerprint = self.options.fingerprint(self.stage.fingerprint)
+        self._chunked: dict[str, tuple[str, list[ChunkRecord]]] = {}
 
     def ingest_paths(
         self,
@@ -61,10 +66,14 @@ class Ingestor:
         """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
         under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
         started = time.perf_counter()
-        loaded = load_paths(paths, include=include, exclude=exclude)
+        read = self.stage.load(paths, include, exclude)
+        loaded, self._chunked = read.result, read.chunked
         keep = {failure.source for failure in loaded.failures if failure.source}
         sync_sources = [str(path.resolve()) for path in paths] if sync else None
-        summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
+        try:
+            summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
+        finally:
+            self._chunked = {}
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)
         unreadable = [
@@ -184,13 +193,8 @@ class Ingestor:
         return pending, seen, stale
 
     def _prepare(self, document: SourceDocument, hashed: str, outcome: DocumentOutcome) -> Pending:
-        chunks = chunk_text(
-            document.text,
-            self.encoding,
-            target_tokens=self.options.target_tokens,
-            max_tokens=self.options.max_tokens,
-            pages=document.pages,
-        )
+        made = self._chunked.get(document.id)  # chunked while loading (by the stage), for this exact content
+        chunks = made[1] if made is not None and made[0] == hashed else self._chunk(document)
         record = DocumentRecord(
             id=document.id,
             text=document.text,
@@ -201,6 +205,15 @@ class Ingestor:
         )
         outcome.chunks = len(chunks)
         return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), outcome)
+
+    def _chunk(self, document: SourceDocument) -> list[ChunkRecord]:
+        return chunk_text(
+            document.text,
+            self.encoding,
+            target_tokens=self.options.target_tokens,
+            max_tokens=self.options.max_tokens,
+            pages=document.pages,
+        )
 
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
@@ -238,36 +251,19 @@ class Ingestor:
         report = progress or (lambda _: None)
         report(IngestProgress(0, len(pending), 0, 0, total_tokens))
         done = 0
-        for batch in batches(pending, self.options.batch_tokens):
-            embedded = self._embed(batch, keep_floats, summary)
-            items = [(item.record, item.chunks, rows) for item, rows in embedded]
+        for batch in self.stage.embed(pending, self.options.batch_tokens, keep_floats):
+            written = [(item, rows) for item, rows in batch if not isinstance(rows, str)]
+            for item, reason in ((item, rows) for item, rows in batch if isinstance(rows, str)):
+                self._refused(item, reason, summary)
+            items = [(item.record, item.chunks, rows) for item, rows in written]
             collection.upsert_documents(items, settings_hash=settings_hash)
-            self._count_planned([item for item, _ in embedded], [], summary)
+            self._count_planned([item for item, _ in written], [], summary)
             done += len(batch)
             report(IngestProgress(done, len(pending), summary.chunks, summary.tokens, total_tokens))
 
-    def _embed(
-        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
-    ) -> list[tuple[Pending, Embeddings]]:
-        """Each document with its vectors. When the embedder refuses the batch's input (e.g. a chunk holding
-        the context model's separator), the documents go one by one and those refused become failures."""
-        try:
-            vectors = self.embedder.embed_documents([item.texts for item in batch], with_floats=keep_floats)
-        except InvalidInputError:
-            return self._embed_one_by_one(batch, keep_floats, summary)
-        return list(zip(batch, vectors, strict=True))
-
-    def _embed_one_by_one(
-        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
-    ) -> list[tuple[Pending, Embeddings]]:
-        embedded: list[tuple[Pending, Embeddings]] = []
-        for item in batch:
-            try:
-                [rows] = self.embedder.embed_documents([item.texts], with_floats=keep_floats)
-            except InvalidInputError as exc:
-                summary.failures.append(LoadFailure(item.record.id, exc.message, item.record.source))
-                summary.failed += 1
-                item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, exc.message, 0
-                continue
-            embedded.append((item, rows))
-        return embedded
+    @staticmethod
+    def _refused(item: Pending, reason: str, summary: IngestSummary) -> None:
+        """The embedder refused the document's input: it is a failure, named by id, and not written."""
+        summary.failures.append(LoadFailure(item.record.id, reason, item.record.source))
+        summary.failed += 1
+        item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, reason, 0

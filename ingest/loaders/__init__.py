@@ -27,6 +27,7 @@ __all__ = [
     "SourceDocument",
     "discover",
     "load_bytes",
+    "load_files",
     "load_path",
     "load_paths",
 ]
@@ -45,14 +46,20 @@ def load_paths(
 def load_path(path: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> LoadResult:
     """The documents of one file, or of every file under one folder."""
     if path.is_dir():
-        result = LoadResult()
-        for file in discover(path, include=include, exclude=exclude):
-            relative = file.relative_to(path).as_posix()
-            result.extend(_load_file(file, doc_id=relative, name=str(file)))
-        return result
+        return load_files(path, discover(path, include=include, exclude=exclude))
     if path.is_file():
         return _load_file(path, doc_id=path.name, name=str(path))
     return LoadResult(failures=[LoadFailure(str(path), "no such file or folder", str(path.absolute()))])
+
+
+def load_files(root: Path, files: Iterable[Path]) -> LoadResult:
+    """The documents of ``files`` found under the folder ``root`` (by ``discover``), with ids relative to
+    it, exactly as ``load_path(root)`` gives them: what a worker that loads part of a folder calls."""
+    result = LoadResult()
+    for file in files:
+        relative = file.relative_to(root).as_posix()
+        result.extend(_load_file(file, doc_id=relative, name=str(file)))
+    return result
 
 
 def discover(root: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Path]:
