@@ -20,16 +20,34 @@ from ingest.pending import Pending, content_hash, digest, storable
 from ingest.stages import EmbeddingStage, LocalStage
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
+from rag.embedding.factory import ModelOptions
 from rag.errors import CollectionNotFoundError, ConfigError
 from rag.fingerprint import check_compatible
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord
 
-__all__ = ["DocumentOutcome", "IngestOptions", "IngestProgress", "IngestSummary", "Ingestor", "Outcome"]
+__all__ = [
+    "DocumentOutcome",
+    "EmbeddingStage",
+    "IngestOptions",
+    "IngestProgress",
+    "IngestSummary",
+    "Ingestor",
+    "Outcome",
+    "ray_stage",
+]
 
 DUPLICATE_ID = "duplicate document id (an earlier document in this batch has the same id)"
 
 ProgressCallback = Callable[[IngestProgress], None]
+
+
+def ray_stage(address: str | None, models: ModelOptions, options: IngestOptions) -> EmbeddingStage:
+    """An embedding stage on the Ray cluster at ``address`` (None: start one here). Ray is imported only
+    now, so that ingesting without a cluster never loads it."""
+    from ingest.distributed import RayStage
+
+    return RayStage(address, models, options)
 
 
 class Ingestor:

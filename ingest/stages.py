@@ -11,6 +11,7 @@ returning the chunks it already made so the pipeline need not chunk those docume
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError
 from rag.fingerprint import EmbedderFingerprint
 from rag.types import ChunkRecord, Embeddings
+
+_HOST_PORT = re.compile(r"^[\w.-]+:\d+$")
 
 # A document's vectors, or the reason the embedder refused it (it becomes that document's failure).
 Embedded = tuple[Pending, Embeddings | str]
@@ -66,7 +69,9 @@ class LocalStage:
             yield list(zip(batch, embed_or_refuse(self.embedder, texts, keep_floats), strict=True))
 
 
-def embed_or_refuse(embedder: Embedder, documents: list[list[str]], keep_floats: bool) -> list[Embeddings | str]:
+def embed_or_refuse(
+    embedder: Embedder, documents: list[list[str]], keep_floats: bool
+) -> list[Embeddings | str]:
     """Each document's vectors. When the embedder refuses the batch's input (e.g. a chunk holding the
     context model's separator), the documents go one by one and a refused one gets the reason instead."""
     try:
@@ -82,3 +87,9 @@ def embed_or_refuse(embedder: Embedder, documents: list[list[str]], keep_floats:
             continue
         embedded.append(rows)
     return embedded
+
+
+def is_address(value: str) -> bool:
+    """Whether a value after ``--ray`` is a Ray cluster address (``auto``, ``local``, ``ray://...``,
+    ``host:port``) rather than a path to ingest."""
+    return value in ("auto", "local") or "://" in value or bool(_HOST_PORT.match(value))

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     max_batch_tokens: int = Field(16384, ge=256, description="Token budget of one forward batch.")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; None: physical cores.")
 
+    ray_address: str | None = Field(
+        None, description="Ray cluster for ingestion: auto, local, ray://host:port or host:port; unset: here."
+    )
+
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")
     chunk_max_tokens: int = Field(256, ge=16, description="Hard maximum chunk size in tokens.")
