@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 import typer.core
+from typer._click.core import Context as ClickContext  # typer's own click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
@@ -38,7 +39,7 @@ class _OptionalRayValue(typer.core.TyperCommand):
     """``--ray`` takes an optional ADDRESS: the word after it is its value only when it looks like an
     address (``auto``, ``local``, ``ray://...``, ``host:port``); otherwise it stays a PATH, in place."""
 
-    def parse_args(self, ctx: typer.core._click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         rewritten: list[str] = []
         for index, arg in enumerate(args):
             following = args[index + 1] if index + 1 < len(args) else None
