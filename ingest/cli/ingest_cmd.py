@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 import typer.core
-from typer._click.core import Context as ClickContext  # typer's own click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
+from typer._click.core import Context as ClickContext  # typer's own click
 
 from ingest.cli.app import app, state
 from ingest.pipeline import (
