@@ -77,7 +77,9 @@ def rows(data: Path) -> dict[tuple[str, int], tuple[Any, ...]]:
             for mode in (SearchMode.INT8_EXACT, SearchMode.BINARY):
                 scored, _ = collection.search_vectors(probe, mode=mode, top_k=len(chunks))
                 for hit in collection.hydrate(scored):
-                    seen[(hit.document_id, _ordinal(chunks, hit.document_id, hit.char_start))].append(hit.score)
+                    seen[(hit.document_id, _ordinal(chunks, hit.document_id, hit.char_start))].append(
+                        hit.score
+                    )
         return {key: (*chunks[key], tuple(np.round(seen[key], 6))) for key in chunks}
     finally:
         library.close()
@@ -121,7 +123,9 @@ class RefusingActor(EmbedderActor):
         super().__init__(options, keep_floats)
         inner = self.embedder.embed_documents
 
-        def embed_documents(documents: Sequence[Sequence[str]], *, with_floats: bool = False) -> list[Embeddings]:
+        def embed_documents(
+            documents: Sequence[Sequence[str]], *, with_floats: bool = False
+        ) -> list[Embeddings]:
             if any("REFUSE" in text for texts in documents for text in texts):
                 raise InvalidInputError("a chunk holds REFUSE")
             return inner(documents, with_floats=with_floats)
@@ -166,7 +170,8 @@ def test_a_killed_embedding_actor_is_retried_without_duplicates_or_gaps(cluster:
 
 
 def rag_ingest(data: Path, corpus: Path, address: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAG_MAX_BATCH_TOKENS": "256", "HF_HUB_OFFLINE": "1"}
+    chunking = {"RAG_CHUNK_TARGET_TOKENS": "40", "RAG_CHUNK_MAX_TOKENS": "64", "RAG_MAX_BATCH_TOKENS": "300"}
+    env = {**os.environ, **chunking, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
     env.pop("RAG_RAY_ADDRESS", None)
     model = "all-minilm-l6-v2"
     command = [sys.executable, "-m", "ingest", "--data-dir", str(data), "--doc-model", model]
