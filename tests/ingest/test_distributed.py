@@ -157,7 +157,6 @@ def dying_actor(marker: Path) -> type[EmbedderActor]:
     return DyingActor
 
 
-@pytest.mark.slow
 def test_a_killed_embedding_actor_is_retried_without_duplicates_or_gaps(cluster: str, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus", 24)
     marker = tmp_path / "died"
