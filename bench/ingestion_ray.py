@@ -34,10 +34,12 @@ class _Waiting:
     def fingerprint(self) -> EmbedderFingerprint:
         return self.inner.fingerprint
 
-    def load(self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str]) -> Loaded:
+    def load(
+        self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str], stored: dict[str, str]
+    ) -> Loaded:
         started = time.perf_counter()
         try:
-            return self.inner.load(paths, include, exclude)
+            return self.inner.load(paths, include, exclude, stored)
         finally:
             self.seconds += time.perf_counter() - started
 

@@ -117,12 +117,15 @@ class RayStage:
         if self.owns_ray and ray.is_initialized():
             ray.shutdown()
 
-    def load(self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str]) -> Loaded:
-        """Files found here, read and chunked in Ray tasks (groups of files), merged in input order."""
+    def load(
+        self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str], stored: dict[str, str]
+    ) -> Loaded:
+        """Files found here, read and chunked in Ray tasks (groups of files), merged in input order;
+        documents whose content hash is ``stored`` already are not chunked (the pipeline decides)."""
         task = ray.remote(load_group)
-        cwd = os.getcwd()
+        cwd, states = os.getcwd(), ray.put(stored)
         futures = [
-            task.remote(cwd, root, files, self.options)
+            task.remote(cwd, root, files, self.options, states)
             for root, files in self._groups(paths, include, exclude)
         ]
         loaded = Loaded(LoadResult())
@@ -176,16 +179,20 @@ class RayStage:
 
 
 def load_group(
-    cwd: str, root: Path, files: list[Path] | None, options: IngestOptions
+    cwd: str, root: Path, files: list[Path] | None, options: IngestOptions, stored: dict[str, str]
 ) -> tuple[LoadResult, Chunked]:
     """A Ray task: read ``files`` of the folder ``root`` (or the one path ``root``) with the loaders, as
-    ``load_path`` would, and chunk every document with text. Paths are taken as the driver gave them."""
+    ``load_path`` would, and chunk every document with text whose content hash is not ``stored`` already
+    (the driver chunks it itself if it turns out to need it). Paths are taken as the driver gave them."""
     with _working_directory(cwd):
         result = load_path(root) if files is None else load_files(root, files)
     encoding = get_encoding(options.encoding, options.tiktoken_cache_dir)
     chunked: Chunked = {}
     for document in map(storable, result.documents):
-        if document.text.strip() and document.id not in chunked:
+        if not document.text.strip() or document.id in chunked:
+            continue
+        hashed = content_hash(document)
+        if stored.get(document.id) != hashed:
             chunks = chunk_text(
                 document.text,
                 encoding,
@@ -193,7 +200,7 @@ def load_group(
                 max_tokens=options.max_tokens,
                 pages=document.pages,
             )
-            chunked[document.id] = (content_hash(document), chunks)
+            chunked[document.id] = (hashed, chunks)
     return result, chunked
 
 

@@ -84,7 +84,7 @@ class Ingestor:
         """Load files and folders, then :meth:`ingest` them; ``sync`` removes documents whose source lies
         under ``paths`` and was not produced by this run (sources that failed to load are kept)."""
         started = time.perf_counter()
-        read = self.stage.load(paths, include, exclude)
+        read = self.stage.load(paths, include, exclude, self._stored_hashes(collection))
         loaded, self._chunked = read.result, read.chunked
         keep = {failure.source for failure in loaded.failures if failure.source}
         sync_sources = [str(path.resolve()) for path in paths] if sync else None
@@ -141,6 +141,14 @@ class Ingestor:
             summary.deleted += collection.delete_documents(doomed) if doomed else 0
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _stored_hashes(self, name: str) -> dict[str, str]:
+        """Each stored document's content hash (none for a collection that does not exist yet)."""
+        try:
+            collection = self.library.open_collection(name)
+        except CollectionNotFoundError:
+            return {}
+        return {doc_id: hashes[0] for doc_id, hashes in collection.document_states().items()}
 
     def _collection(self, name: str, *, create: bool) -> Collection | None:
         """The collection, created when missing (a dry run never creates one), checked against our

@@ -6,7 +6,8 @@ between only turns chunks into vectors. ``LocalStage`` runs the embedder in this
 order, grouped by the same token budget, so the writes are the same whichever stage ran.
 
 A stage may also load and chunk files (``load``): the local one reads them here; the Ray one in tasks,
-returning the chunks it already made so the pipeline need not chunk those documents again.
+returning the chunks it already made so the pipeline need not chunk those documents again (``stored``: id
+-> stored content hash, so that unchanged documents need not be chunked at all).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class EmbeddingStage(Protocol):
     @property
     def fingerprint(self) -> EmbedderFingerprint: ...
 
-    def load(self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str]) -> Loaded: ...
+    def load(
+        self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str], stored: dict[str, str]
+    ) -> Loaded: ...
 
     def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]: ...
 
@@ -60,7 +63,9 @@ class LocalStage:
     def fingerprint(self) -> EmbedderFingerprint:
         return self.embedder.fingerprint
 
-    def load(self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str]) -> Loaded:
+    def load(
+        self, paths: Sequence[Path], include: Sequence[str], exclude: Sequence[str], stored: dict[str, str]
+    ) -> Loaded:
         return Loaded(load_paths(paths, include=include, exclude=exclude))
 
     def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]:

@@ -114,6 +114,15 @@ def test_a_ray_ingest_equals_a_serial_one_with_minilm(cluster: str, tmp_path: Pa
     assert rows(tmp_path / "ray") == rows(tmp_path / "serial")
     again = ingest(tmp_path / "ray", corpus, stage)  # idempotent: the same hashes as a local run writes
     assert (again.skipped, again.added, again.tokens) == (14, 0, 0)
+    library = Library(tmp_path / "ray")
+    try:
+        stored = {
+            doc_id: hashes[0] for doc_id, hashes in library.open_collection("c").document_states().items()
+        }
+    finally:
+        library.close()
+    assert len(stage.load([corpus], (), (), {}).chunked) == 14  # the tasks chunk what they read...
+    assert stage.load([corpus], (), (), stored).chunked == {}  # ...except what is stored unchanged
 
 
 class RefusingActor(EmbedderActor):
