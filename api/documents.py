@@ -8,6 +8,7 @@ the rest answer with the per-document outcome (201 when something was added, els
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from fastapi import Request
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.ingesting import DocumentBatch, batch_from_json, ingest_batch
+from api.ingesting import DocumentBatch, batch_from_json, ingest_batch, job_embedder
 from api.jobs import JobView
 from api.schemas import AddDocumentsRequest, IngestReport, JobAccepted, JobPublic
 from api.state import AppState
@@ -65,8 +66,14 @@ async def add_documents(state: AppState, name: str, request: Request) -> JSONRes
         ingest_batch, state.ready_library(), state.settings, state.ready_embedder(), collection, batch
     )
     if runs_in_background(state, batch):
+        embedder = state.ready_embedder()
+
+        def run_job(progress: Callable[[int], None]) -> IngestReport:  # on the jobs thread: Ray joins there
+            stage = job_embedder(state.settings, embedder)
+            return ingest_batch(state.ready_library(), state.settings, stage, collection, batch, progress)
+
         # recorded durably with its input before the 202 (api/jobstore.py): off the event loop
-        job = await run_in_threadpool(state.jobs.submit, name, batch.count, work, batch.to_payload())
+        job = await run_in_threadpool(state.jobs.submit, name, batch.count, run_job, batch.to_payload())
         url = f"/v1/jobs/{job.id}"
         accepted = JobAccepted(job_id=job.id, status="queued", url=url)
         return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": url})

@@ -10,14 +10,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from api.schemas import AddDocumentsRequest, DocumentOutcome, IngestReport
 from ingest.loaders import LoadFailure, SourceDocument, load_bytes
-from ingest.pipeline import IngestOptions, Ingestor, IngestProgress, IngestSummary, Outcome
+from ingest.pipeline import (
+    EmbeddingStage,
+    IngestOptions,
+    Ingestor,
+    IngestProgress,
+    IngestSummary,
+    Outcome,
+    ray_stage,
+)
 from rag.embedding.base import Embedder
+from rag.embedding.factory import ModelOptions
 from rag.fingerprint import CollectionFingerprint
 from rag.settings import Settings
 from rag.store import Collection, Library
@@ -142,10 +152,27 @@ def report(name: str, outcomes: list[DocumentOutcome], summary: IngestSummary) -
     )
 
 
+_cluster: dict[tuple[str, ModelOptions], EmbeddingStage] = {}
+_cluster_lock = threading.Lock()
+
+
+def job_embedder(settings: Settings, embedder: Embedder) -> Embedder | EmbeddingStage:
+    """What a background job embeds with: the Ray cluster of ``RAG_RAY_ADDRESS`` when one is set (one
+    stage per process, joined on the first job, on the jobs thread), else the process's model. Queries
+    always use the local model."""
+    if not settings.ray_address:
+        return embedder
+    key = (settings.ray_address, ModelOptions.from_settings(settings))
+    with _cluster_lock:
+        if key not in _cluster:
+            _cluster[key] = ray_stage(settings.ray_address, key[1], IngestOptions.from_settings(settings))
+        return _cluster[key]
+
+
 def ingest_batch(
     library: Library,
     settings: Settings,
-    embedder: Embedder,
+    embedder: Embedder | EmbeddingStage,
     collection: Collection,
     batch: DocumentBatch,
     progress: Callable[[int], None] | None = None,

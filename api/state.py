@@ -17,7 +17,7 @@ from functools import partial
 
 from api.auth import KeyRing, check_bind, load_keyring
 from api.batcher import QueryBatcher
-from api.ingesting import DocumentBatch, ingest_batch
+from api.ingesting import DocumentBatch, ingest_batch, job_embedder
 from api.jobs import JobManager, ResultCodec
 from api.jobstore import JobStore
 from api.metrics import Metrics
@@ -125,8 +125,8 @@ class AppState:
         batch = DocumentBatch.from_payload(payload)
 
         def work(progress: Callable[[int], None]) -> IngestReport:
-            library, embedder = self.ready_library(), self.ready_embedder()
-            return ingest_batch(library, self.settings, embedder, self.collection(name), batch, progress)
+            library, stage = self.ready_library(), job_embedder(self.settings, self.ready_embedder())
+            return ingest_batch(library, self.settings, stage, self.collection(name), batch, progress)
 
         return work
 

@@ -7,6 +7,7 @@ e2e, model, ...) and medians are reported, with the machine's load before and af
 
     python bench/ingestion.py                       # MiniLM, the sample corpus copied twice, 4 repeats
     python bench/ingestion.py --copies 8 --json     # more text; one JSON object on stdout
+    python bench/ingestion.py --ray --copies 4      # serial vs Ray, 1 and 2 actors (bench/ingestion_ray.py)
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def main() -> None:
     args = _arguments()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     report: dict[str, Any] = {"calibration": _calibration(args)}
+    if args.ray:
+        _ray(args, report)
+        return
     embedder = load_embedder(
         ModelOptions(
             doc_model=args.model, query_model=args.model, dtype=args.dtype, torch_threads=args.threads
@@ -80,7 +84,22 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16.")
     parser.add_argument("--batch-tokens", type=int, default=16384, help="Tokens per embed call and write.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    parser.add_argument("--ray", action="store_true", help="Serial vs a local Ray cluster, 1 and 2 actors.")
     return parser.parse_args()
+
+
+def _ray(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    import ingestion_ray  # Ray only for this mode; the module sits beside this script
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        corpus = _corpus(Path(scratch) / "corpus", args.copies)
+        options = IngestOptions(batch_tokens=args.batch_tokens)
+        report["ray"] = ingestion_ray.run(corpus, args.model, args.threads, args.repeats, options)
+    report["calibration"]["load_after"] = os.getloadavg()
+    machine = report["calibration"]
+    before, after = (", ".join(f"{a:.2f}" for a in machine[key]) for key in ("load_before", "load_after"))
+    lines = [f"machine: {machine['nproc']} CPUs, load {before} before, {after} after", f"model: {args.model}"]
+    print(json.dumps(report) if args.json else "\n".join(lines + ingestion_ray.table(report["ray"])))
 
 
 def _calibration(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,24 +16,44 @@ from pathlib import Path
 
 from ingest.chunking import chunk_text
 from ingest.encoding import get_encoding
-from ingest.loaders import LoadFailure, SourceDocument, load_paths
-from ingest.pending import Pending, batches, content_hash, digest, storable, unstorable_metadata
+from ingest.loaders import LoadFailure, SourceDocument
+from ingest.pending import Pending, content_hash, digest, storable, unstorable_metadata
+from ingest.stages import EmbeddingStage, LocalStage
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
-from rag.errors import CollectionNotFoundError, ConfigError, InvalidInputError
+from rag.embedding.factory import ModelOptions
+from rag.errors import CollectionNotFoundError, ConfigError
 from rag.fingerprint import check_compatible
 from rag.store import Collection, Library
-from rag.types import DocumentRecord, Embeddings
+from rag.types import ChunkRecord, DocumentRecord
 
-__all__ = ["DocumentOutcome", "IngestOptions", "IngestProgress", "IngestSummary", "Ingestor", "Outcome"]
+__all__ = [
+    "DocumentOutcome",
+    "EmbeddingStage",
+    "IngestOptions",
+    "IngestProgress",
+    "IngestSummary",
+    "Ingestor",
+    "Outcome",
+    "ray_stage",
+]
 
 DUPLICATE_ID = "duplicate document id (an earlier document in this batch has the same id)"
 
 ProgressCallback = Callable[[IngestProgress], None]
 
 
+def ray_stage(address: str | None, models: ModelOptions, options: IngestOptions) -> EmbeddingStage:
+    """An embedding stage on the Ray cluster at ``address`` (None: start one here). Ray is imported only
+    now, so that ingesting without a cluster never loads it."""
+    from ingest.distributed import RayStage
+
+    return RayStage(address, models, options)
+
+
 class Ingestor:
-    """Ingests documents into collections of ``library`` with ``embedder``.
+    """Ingests documents into collections of ``library`` with ``embedder`` (an ``Embedder`` run here, or an
+    ``EmbeddingStage`` such as ``ingest.distributed.RayStage`` that embeds elsewhere).
 
     Example::
 
@@ -41,12 +61,15 @@ class Ingestor:
         summary = ingestor.ingest(documents, collection="default")
     """
 
-    def __init__(self, library: Library, embedder: Embedder, options: IngestOptions | None = None) -> None:
+    def __init__(
+        self, library: Library, embedder: Embedder | EmbeddingStage, options: IngestOptions | None = None
+    ) -> None:
         self.library = library
-        self.embedder = embedder
+        self.stage: EmbeddingStage = LocalStage(embedder) if isinstance(embedder, Embedder) else embedder
         self.options = options or IngestOptions()
         self.encoding = get_encoding(self.options.encoding, self.options.tiktoken_cache_dir)
-        self.fingerprint = self.options.fingerprint(embedder.fingerprint)
+        self.fingerprint = self.options.fingerprint(self.stage.fingerprint)
+        self._chunked: dict[str, tuple[str, list[ChunkRecord]]] = {}
 
     def ingest_paths(
         self,
@@ -63,12 +86,15 @@ class Ingestor:
         (``root/source``: where the file lay) is under ``paths`` and that this run did not produce (files
         that failed to load are kept)."""
         started = time.perf_counter()
-        loaded = load_paths(
-            paths, include=include, exclude=exclude, max_file_bytes=self.options.max_file_bytes
-        )
+        stored = self._stored_hashes(collection)
+        read = self.stage.load(paths, include, exclude, stored, max_file_bytes=self.options.max_file_bytes)
+        loaded, self._chunked = read.result, read.chunked
         keep = {failure.source for failure in loaded.failures if failure.source}
         sync_sources = [os.path.realpath(path) for path in paths] if sync else None
-        summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
+        try:
+            summary = self._run(loaded.documents, collection, sync_sources, keep, dry_run, progress)
+        finally:
+            self._chunked = {}
         summary.failures = loaded.failures + summary.failures
         summary.failed += len(loaded.failures)
         unreadable = [
@@ -102,7 +128,7 @@ class Ingestor:
         dry_run: bool,
         progress: ProgressCallback | None,
     ) -> IngestSummary:
-        started, used = time.perf_counter(), self.embedder.api_usage
+        started, used = time.perf_counter(), self.stage.api_usage
         summary = IngestSummary(collection=name, dry_run=dry_run)
         # The collection is not closed here: the library shares one handle per name with its other users
         # (the API's searches); whoever owns the library closes it.
@@ -121,8 +147,16 @@ class Ingestor:
             self._write(collection, pending, settings_hash, keep_floats, summary, progress)
             summary.deleted += collection.delete_documents(doomed) if doomed else 0
         summary.seconds = time.perf_counter() - started
-        summary.api_usage = self.embedder.api_usage - used
+        summary.api_usage = self.stage.api_usage - used
         return summary
+
+    def _stored_hashes(self, name: str) -> dict[str, str]:
+        """Each stored document's content hash (none for a collection that does not exist yet)."""
+        try:
+            collection = self.library.open_collection(name)
+        except CollectionNotFoundError:
+            return {}
+        return {doc_id: hashes[0] for doc_id, hashes in collection.document_states().items()}
 
     def _collection(self, name: str, *, create: bool) -> Collection | None:
         """The collection, created when missing (a dry run never creates one), checked against our
@@ -197,13 +231,8 @@ class Ingestor:
         return pending, seen, stale
 
     def _prepare(self, document: SourceDocument, hashed: str, outcome: DocumentOutcome) -> Pending:
-        chunks = chunk_text(
-            document.text,
-            self.encoding,
-            target_tokens=self.options.target_tokens,
-            max_tokens=self.options.max_tokens,
-            pages=document.pages,
-        )
+        made = self._chunked.get(document.id)  # chunked while loading (by the stage), for this exact content
+        chunks = made[1] if made is not None and made[0] == hashed else self._chunk(document)
         record = DocumentRecord(
             id=document.id,
             text=document.text,
@@ -215,6 +244,15 @@ class Ingestor:
         )
         outcome.chunks = len(chunks)
         return Pending(record, chunks, sum(chunk.token_count for chunk in chunks), outcome)
+
+    def _chunk(self, document: SourceDocument) -> list[ChunkRecord]:
+        return chunk_text(
+            document.text,
+            self.encoding,
+            target_tokens=self.options.target_tokens,
+            max_tokens=self.options.max_tokens,
+            pages=document.pages,
+        )
 
     def _unsynced(
         self, collection: Collection | None, sync_sources: list[str] | None, keep: set[str], seen: set[str]
@@ -254,47 +292,26 @@ class Ingestor:
         report = progress or (lambda _: None)
         report(IngestProgress(0, len(pending), 0, 0, total_tokens))
         done = 0
-        for batch in batches(pending, self.options.batch_tokens):
-            embedded = self._embed(batch, keep_floats, summary)
-            items = [(item.record, item.chunks, rows) for item, rows in embedded]
+        for batch in self.stage.embed(pending, self.options.batch_tokens, keep_floats):
+            written = [(item, rows) for item, rows in batch if not isinstance(rows, str)]
+            for item, reason in ((item, rows) for item, rows in batch if isinstance(rows, str)):
+                _refused(item, reason, summary)
+            items = [(item.record, item.chunks, rows) for item, rows in written]
             collection.upsert_documents(items, settings_hash=settings_hash)
-            self._count_planned([item for item, _ in embedded], [], summary)
+            self._count_planned([item for item, _ in written], [], summary)
+            # never silent: the chunks whose tail the model did not read are counted
+            summary.truncated += sum(self.stage.count_truncated([item.texts for item, _ in written]))
             done += len(batch)
             report(IngestProgress(done, len(pending), summary.chunks, summary.tokens, total_tokens))
-
-    def _embed(
-        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
-    ) -> list[tuple[Pending, Embeddings]]:
-        """Each document with its vectors. When the embedder refuses the batch's input (e.g. a chunk holding
-        the context model's separator), the documents go one by one and those refused become failures."""
-        try:
-            vectors = self.embedder.embed_documents([item.texts for item in batch], with_floats=keep_floats)
-        except InvalidInputError:
-            return self._embed_one_by_one(batch, keep_floats, summary)
-        self._count_truncated(batch, summary)
-        return list(zip(batch, vectors, strict=True))
-
-    def _count_truncated(self, embedded: list[Pending], summary: IngestSummary) -> None:
-        """Never silent: the chunks whose tail the model did not read are counted in the summary."""
-        summary.truncated += sum(self.embedder.count_truncated([item.texts for item in embedded]))
-
-    def _embed_one_by_one(
-        self, batch: list[Pending], keep_floats: bool, summary: IngestSummary
-    ) -> list[tuple[Pending, Embeddings]]:
-        embedded: list[tuple[Pending, Embeddings]] = []
-        for item in batch:
-            try:
-                [rows] = self.embedder.embed_documents([item.texts], with_floats=keep_floats)
-            except InvalidInputError as exc:
-                summary.failures.append(LoadFailure(item.record.id, exc.message, item.record.source))
-                summary.failed += 1
-                item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, exc.message, 0
-                continue
-            embedded.append((item, rows))
-        self._count_truncated([item for item, _ in embedded], summary)
-        return embedded
 
 
 def _under(source: str, roots: list[str]) -> bool:
     """Whether ``source`` is one of ``roots`` or lies in a folder among them."""
     return any(source == root or source.startswith(root + "/") for root in roots)
+
+
+def _refused(item: Pending, reason: str, summary: IngestSummary) -> None:
+    """The embedder refused the document's input: it is a failure, named by id, and not written."""
+    summary.failures.append(LoadFailure(item.record.id, reason, item.record.source))
+    summary.failed += 1
+    item.outcome.status, item.outcome.error, item.outcome.chunks = Outcome.FAILED, reason, 0

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     api_concurrency: int = Field(4, ge=1, le=64, description="Hosted API requests in flight at once.")
     tei_token: SecretStr | None = Field(None, description="Bearer token for tei:<url> model servers.")
 
+    ray_address: str | None = Field(
+        None, description="Ray cluster for ingestion: auto, local, ray://host:port or host:port; unset: here."
+    )
+
     # Chunking
     chunk_target_tokens: int = Field(200, ge=16, description="Preferred chunk size in tokens.")
     chunk_max_tokens: int = Field(256, ge=16, description="Hard maximum chunk size in tokens.")

@@ -10,19 +10,45 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
+from typer._click.core import Context as ClickContext  # typer's own click
 
 from ingest.cli.app import app, state
-from ingest.pipeline import IngestOptions, Ingestor, IngestProgress, IngestSummary, ProgressCallback
-from rag.embedding.factory import load_embedder_from_settings
+from ingest.pipeline import (
+    EmbeddingStage,
+    IngestOptions,
+    Ingestor,
+    IngestProgress,
+    IngestSummary,
+    ProgressCallback,
+    ray_stage,
+)
+from ingest.stages import is_address
+from rag.embedding.base import Embedder
+from rag.embedding.factory import ModelOptions, load_embedder_from_settings
 from rag.store import Library
 
 DEFAULT_COLLECTION = "default"
 
 
-@app.command("ingest")
+class _OptionalRayValue(typer.core.TyperCommand):
+    """``--ray`` takes an optional ADDRESS: the word after it is its value only when it looks like an
+    address (``auto``, ``local``, ``ray://...``, ``host:port``); otherwise it stays a PATH, in place."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for index, arg in enumerate(args):
+            following = args[index + 1] if index + 1 < len(args) else None
+            if arg == "--ray" and (following is None or not is_address(following)):
+                arg = "--ray="  # no address given: RAG_RAY_ADDRESS, else a local cluster
+            rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+@app.command("ingest", cls=_OptionalRayValue)
 def ingest_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to ingest.")],
@@ -46,6 +72,16 @@ def ingest_command(
         typer.Option("--keep-floats", help="New collection only: also keep float32 vectors (float-exact)."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Load, chunk and embed on a Ray cluster: ADDRESS is auto (join a running one), local, "
+            "ray://host:port or host:port; none: RAG_RAY_ADDRESS, else start one here. A word after "
+            "--ray that is not an address is a PATH.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest PATH... into a collection: unchanged documents are skipped, changed ones re-embedded.
 
@@ -56,12 +92,19 @@ def ingest_command(
         rag ingest docs/ --collection handbook
 
         rag ingest notes/ --include '*.md' --exclude 'drafts/*' --sync
+
+        rag ingest docs/ --ray auto
     """
     settings = state(ctx).settings
-    embedder = load_embedder_from_settings(settings)
-    options = IngestOptions.from_settings(
-        settings, keep_floats=keep_floats, max_input_tokens=embedder.max_input_tokens
-    )
+    address = ray_address if ray_address is not None else settings.ray_address
+    if address is None:  # the model here: the chunk sizes follow its window
+        model = load_embedder_from_settings(settings)
+        embedder: Embedder | EmbeddingStage = model
+        window = model.max_input_tokens
+        options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
+    else:  # on a cluster the model loads in the actors only: chunk sizes from the settings
+        options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
+        embedder = ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), options)
     library = Library(settings.data_dir)
     try:
         ingestor = Ingestor(library, embedder, options)
@@ -77,6 +120,7 @@ def ingest_command(
             )
     finally:
         library.close()
+        getattr(embedder, "close", lambda: None)()
     if as_json:
         typer.echo(json.dumps(summary.to_dict()))
     else:

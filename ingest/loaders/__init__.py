@@ -31,6 +31,7 @@ __all__ = [
     "SourceDocument",
     "discover",
     "load_bytes",
+    "load_files",
     "load_path",
     "load_paths",
     "location",
@@ -60,16 +61,26 @@ def load_path(
 ) -> LoadResult:
     """The documents of one file, or of every file under one folder (only regular files are read)."""
     if path.is_dir():
-        result = LoadResult()
-        root = path.resolve()
-        for file in discover(path, include=include, exclude=exclude, failures=result.failures):
-            relative = file.relative_to(path).as_posix()
-            result.extend(_load_file(file, root, doc_id=relative, max_bytes=max_file_bytes))
+        failures: list[LoadFailure] = []
+        files = discover(path, include=include, exclude=exclude, failures=failures)
+        result = load_files(path, files, max_file_bytes)
+        result.failures = failures + result.failures
         return result
     if os.path.lexists(path):  # a file, or a FIFO, device or link that _load_file names
         return _load_file(path, path.absolute().parent, doc_id=path.name, max_bytes=max_file_bytes)
     name = printable(str(path))
     return LoadResult(failures=[LoadFailure(name, "no such file or folder", printable(str(path.absolute())))])
+
+
+def load_files(root: Path, files: Iterable[Path], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
+    """The documents of ``files`` found under the folder ``root`` (by ``discover``), with ids relative to
+    it, exactly as ``load_path(root)`` gives them: what a worker that loads part of a folder calls."""
+    result = LoadResult()
+    resolved = root.resolve()
+    for file in files:
+        relative = file.relative_to(root).as_posix()
+        result.extend(_load_file(file, resolved, doc_id=relative, max_bytes=max_file_bytes))
+    return result
 
 
 def discover(
