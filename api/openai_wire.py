@@ -25,43 +25,43 @@ OWNER = "pplx-rag"
 
 
 class OpenAIEmbedding(BaseModel):
-    object: Literal["embedding"] = "embedding"
-    index: int
+    object: Literal["embedding"] = Field("embedding", description="Always 'embedding'.")
+    index: int = Field(description="Position of the input this vector embeds.")
     embedding: list[float] | str = Field(
         description="Unit-length float vector: numbers (float) or base64 of little-endian float32 (base64)."
     )
 
 
 class OpenAIUsage(BaseModel):
-    prompt_tokens: int
-    total_tokens: int
+    prompt_tokens: int = Field(description="Model tokens of the inputs (the served model's tokenizer).")
+    total_tokens: int = Field(description="The same count (embeddings have no completion tokens).")
 
 
 class OpenAIEmbeddingsResponse(BaseModel):
     """The answer to ``encoding_format`` ``float`` or ``base64``: OpenAI's shape."""
 
-    object: Literal["list"] = "list"
-    data: list[OpenAIEmbedding]
-    model: str
-    usage: OpenAIUsage
+    object: Literal["list"] = Field("list", description="Always 'list'.")
+    data: list[OpenAIEmbedding] = Field(description="One vector per input, in input order.")
+    model: str = Field(description="The model name the request gave.")
+    usage: OpenAIUsage = Field(description="Tokens the request cost.")
 
 
 class ModelObject(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
+    id: str = Field(description="A name the served model answers to (its name, spec or an alias).")
+    object: Literal["model"] = Field("model", description="Always 'model'.")
     created: int = Field(description="Unix time the service took the model up.")
-    owned_by: str = OWNER
+    owned_by: str = Field(OWNER, description="Who serves the model (this service).")
 
 
 class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[ModelObject]
+    object: Literal["list"] = Field("list", description="Always 'list'.")
+    data: list[ModelObject] = Field(description="The served models and their aliases, each name once.")
 
 
 class SdkError(BaseModel):
     message: str = Field(description="What went wrong, and what to do about it.")
     type: str = Field(description="The error_type.")
-    param: str | None = None
+    param: str | None = Field(None, description="The request field at fault, when one is.")
     code: str = Field(description="The error_type.")
 
 
@@ -69,8 +69,8 @@ class SdkErrorBody(BaseModel):
     """The error body of the OpenAI-compatible routes: OpenAI's error object (which the OpenAI and
     Perplexity SDKs read), and the service's ``error_type`` beside it."""
 
-    error: SdkError
-    error_type: str
+    error: SdkError = Field(description="OpenAI's error object.")
+    error_type: str = Field(description="Stable identifier: validation_error, not_found, unauthorized, ...")
 
 
 def unit_floats(embeddings: Embeddings, width: int) -> np.ndarray:

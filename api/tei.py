@@ -26,10 +26,16 @@ class TeiEmbedRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    inputs: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_CLIENT_BATCH)]
-    normalize: bool = True
-    truncate: bool | None = False
-    dimensions: int | None = Field(None, ge=1)
+    inputs: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=MAX_CLIENT_BATCH)] = Field(
+        description="A text or a list of texts, embedded with the query model."
+    )
+    normalize: bool = Field(
+        True, description="Unit-length vectors; false: pplx's int8-valued floats, as TEI."
+    )
+    truncate: bool | None = Field(
+        False, description="true: inputs over the token limit are cut by the model; false: refused (422)."
+    )
+    dimensions: int | None = Field(None, ge=1, description="Matryoshka prefix; default: the full width.")
 
     def texts(self) -> list[str]:
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)

@@ -17,6 +17,7 @@ from ingest.evaluation_plots import write_plots
 from ingest.evaluation_report import rescore_table
 from ingest.pipeline import IngestOptions
 from rag.embedding.fake import HashEmbedder
+from rag.search import MIN_CANDIDATES
 from rag.store import Library
 from tests.conftest import REPO_ROOT
 from tests.ingest.cli import rag
@@ -94,7 +95,10 @@ def test_the_rescore_sweep_repeats_binary_int8_at_4_and_int8_exact_with_an_exhau
     # 16 x doc_top_k candidates are every chunk: rescoring them all is the int8-exact ranking.
     assert result["doc_top_k"] * 16 >= result["chunks"] > result["doc_top_k"]
     assert rows[16]["ndcg@10"] == modes["int8-exact"]["ndcg@10"]
-    assert rows[1]["retention_answer_hit@10"] < 1.0  # on this set a pool of top_k candidates loses answers
+    # The dense pool is at least MIN_CANDIDATES deep (stable first hits): multipliers whose k x m falls
+    # under it rescore the same candidates.
+    if result["doc_top_k"] * 2 <= MIN_CANDIDATES:
+        assert rows[1]["ndcg@10"] == rows[2]["ndcg@10"]
     table = rescore_table(result)
     assert table.splitlines()[0] == (
         "| multiplier | ndcg@10 | answer_hit@10 | retention ndcg@10 | retention answer_hit@10 |"
