@@ -23,11 +23,6 @@ ERRORS = error_responses(*AUTH_CODES, 422, 503)
     description="TEI's /embed with the query model: a list of float lists.",
     responses=ERRORS,
 )
-async def tei_embed(body: TeiEmbedRequest, state: State, principal: Reader) -> list[list[float]]:
-    """The query model's int8 codes as floats (``normalize: false``), or those codes L2-normalised."""
-    return await embed(state, body)
-
-
 @router.post(
     "/",
     operation_id="tei_embed_root",
@@ -35,8 +30,9 @@ async def tei_embed(body: TeiEmbedRequest, state: State, principal: Reader) -> l
     description="The same as /embed, where huggingface_hub's InferenceClient posts.",
     responses=ERRORS,
 )
-async def tei_root(body: TeiEmbedRequest, state: State, principal: Reader) -> list[list[float]]:
-    """The same as ``/embed``: TEI answers its model's task at the root."""
+async def tei_embed(body: TeiEmbedRequest, state: State, principal: Reader) -> list[list[float]]:
+    """The query model's int8 codes as floats (``normalize: false``), or those codes L2-normalised; TEI
+    answers its model's task at the root too, so one handler serves both paths."""
     return await embed(state, body)
 
 
