@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.bindguard import LoopbackOnlyMiddleware
+from api.bodytimeout import BodyTimeoutMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.logredact import install_log_redaction
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
     if not state.keyring.enabled and not settings.allow_insecure_bind:
