@@ -24,6 +24,7 @@ from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions
 from rag.errors import CollectionNotFoundError, ConfigError
 from rag.fingerprint import check_compatible
+from rag.ids import document_problem
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord
 
@@ -208,7 +209,8 @@ class Ingestor:
                 summary.fail(document.id, DUPLICATE_ID, document.source)
                 continue
             seen.add(document.id)
-            refusal = unstorable_metadata(document)
+            refusal = document_problem(document.id, document.title, document.metadata)
+            refusal = refusal or unstorable_metadata(document)
             if refusal is not None:
                 summary.fail(document.id, refusal, document.source)
                 continue
