@@ -136,7 +136,9 @@ def test_serve_passes_options_to_the_api_factory_through_the_environment(
     monkeypatch.setattr(os, "environ", environ)
     result = rag(tmp_path / "data", FAKE, "serve", "--port", "8123")
     assert result.exit_code == 0
-    assert calls == [("api.app:create_app", {"factory": True, "host": "127.0.0.1", "port": 8123})]
+    options = {"factory": True, "host": "127.0.0.1", "port": 8123}
+    guards = {"http": "api.connguard:GuardedProtocol", "timeout_keep_alive": 5}  # issue 15.9
+    assert calls == [("api.app:create_app", options | guards)]
     assert environ["RAG_DATA_DIR"] == str(tmp_path / "data")
     assert (environ["RAG_DOC_MODEL"], environ["RAG_PORT"], environ["RAG_HOST"]) == (FAKE, "8123", "127.0.0.1")
 
