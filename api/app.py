@@ -22,6 +22,7 @@ from api.limits import BodyLimitMiddleware
 from api.logredact import install_log_redaction
 from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
+from api.openapi_doc import install_openapi
 from api.pages import install_pages
 from api.routes import collections, context, documents, embeddings, health, jobs, models, search, tei
 from api.state import AppState
@@ -119,4 +120,5 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.include_router(module.router)
     mcp_sessions = mount_mcp(app, state, version=package_version())
     install_pages(app)
+    install_openapi(app, keys_enabled=state.keyring.enabled)  # 400 listed; no bearer scheme without keys
     return app

@@ -68,7 +68,7 @@ _DESCRIPTIONS = {
     401: "No API key, or an unknown one.",
     403: "The key lacks the role or the collection.",
     404: "No such collection, document, job or model.",
-    400: "The body could not be decoded (not JSON, or not UTF-8).",
+    400: "The body could not be parsed (e.g. a multipart upload without its boundary).",
     408: "The request body did not arrive in time (RAG_BODY_TIMEOUT_S).",
     409: "Conflicts with what is stored (exists already, or built by another model).",
     413: "Request body or upload over its limit.",
@@ -82,6 +82,11 @@ AUTH_CODES = (401, 403)
 class SdkErrorRoute(APIRoute):
     """A route whose error bodies hold OpenAI's error object (``route_class`` of the OpenAI-compatible
     routers); the handlers below see it as the request's matched route."""
+
+
+def describe(code: int) -> str:
+    """The OpenAPI description of an error status."""
+    return _DESCRIPTIONS[code]
 
 
 def error_responses(*codes: int, body: type[Any] = ErrorBody) -> dict[int | str, dict[str, Any]]:
