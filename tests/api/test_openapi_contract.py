@@ -67,7 +67,9 @@ def test_dimensions_has_an_upper_bound(client: TestClient) -> None:
     schemas = _document(client)["components"]["schemas"]
     for name in ("EmbeddingsRequest", "ContextualizedEmbeddingsRequest", "TeiEmbedRequest"):
         [bounded] = [
-            option for option in schemas[name]["properties"]["dimensions"]["anyOf"] if option.get("type") == "integer"
+            option
+            for option in schemas[name]["properties"]["dimensions"]["anyOf"]
+            if option.get("type") == "integer"
         ]
         assert bounded.get("maximum") == MAX_DIMENSIONS, name
     refused = client.post(
