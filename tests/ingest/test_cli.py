@@ -176,11 +176,16 @@ def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[st
     from ingest.summary import IngestProgress
 
     with progress_bar(enabled=True) as update:
-        assert update is not None
+        assert update.bar is not None
+        update.phase("loading model")  # shown while the model loads, before any progress (issue 15.18)
+        assert [task.description for task in update.bar.tasks] == ["loading model"]
         update(IngestProgress(0, 2, 0, 0, 100))
         update(IngestProgress(2, 2, 5, 100, 100))
+        assert update.bar.tasks[0].completed == 100
     with progress_bar(enabled=False) as update:
-        assert update is None
+        assert update.bar is None
+        update.phase("loading model")  # does nothing
+        update(IngestProgress(0, 2, 0, 0, 100))
     assert capsys.readouterr().out == ""  # the bar never writes to stdout
 
 
