@@ -127,7 +127,10 @@ class AppState:
         batch = DocumentBatch.from_payload(payload)
 
         def work(progress: Callable[[int], None]) -> IngestReport:
-            library, stage = self.ready_library(), job_embedder(self.settings, self.ready_embedder())
+            library, stage = (
+                self.ready_library(),
+                job_embedder(self.settings, self.ready_embedder(), self.priority),
+            )
             return ingest_batch(library, self.settings, stage, self.collection(name), batch, progress)
 
         return work

@@ -19,7 +19,7 @@ from ingest.collisions import RootCollisions
 from ingest.encoding import get_encoding
 from ingest.loaders import LoadFailure, SourceDocument
 from ingest.pending import Pending, content_hash, digest, storable, unstorable_metadata
-from ingest.stages import EmbeddingStage, LocalStage
+from ingest.stages import EmbeddingStage, LocalStage, SlicedStage
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions
@@ -37,6 +37,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "Outcome",
+    "SlicedStage",
     "ray_stage",
 ]
 

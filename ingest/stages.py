@@ -13,7 +13,7 @@ returning the chunks it already made so the pipeline need not chunk those docume
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -100,6 +100,26 @@ class LocalStage:
         for batch in batches(pending, budget):
             texts = [item.texts for item in batch]
             yield list(zip(batch, embed_or_refuse(self.embedder, texts, keep_floats), strict=True))
+
+
+class SlicedStage(LocalStage):
+    """``LocalStage`` that embeds each write batch in slices of about ``slice_tokens`` (whole documents),
+    calling ``before_slice`` before each: the API's background jobs wait there while searches are in flight
+    (``api.priority``), so a job's forward passes do not take the cores from queries. Writes are the same
+    batches as ``LocalStage``'s."""
+
+    def __init__(self, embedder: Embedder, *, before_slice: Callable[[], None], slice_tokens: int) -> None:
+        super().__init__(embedder)
+        self.before_slice = before_slice
+        self.slice_tokens = slice_tokens
+
+    def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]:
+        for batch in batches(pending, budget):
+            rows: list[Embeddings | str] = []
+            for part in batches(batch, self.slice_tokens):
+                self.before_slice()
+                rows += embed_or_refuse(self.embedder, [item.texts for item in part], keep_floats)
+            yield list(zip(batch, rows, strict=True))
 
 
 def embed_or_refuse(

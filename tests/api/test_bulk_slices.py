@@ -75,3 +75,20 @@ def test_bulk_requests_are_embedded_in_slices_with_every_row_in_order(tmp_path: 
         texts = {"input": [" ".join(["word"] * 600)] * 3, "model": "fake:64"}
         assert client.post("/v1/embeddings", json=texts).status_code == 200
         assert embedder.query_calls[-3:] == [1, 1, 1]
+
+
+def test_upload_jobs_embed_in_slices_and_write_everything(tmp_path: Path) -> None:
+    embedder = RecordingEmbedder()
+    with TestClient(create_app(make_settings(tmp_path / "data"), embedder=embedder)) as client:
+        assert client.post("/v1/collections", json={"name": "default"}).status_code == 201
+        text = " ".join(f"word{i}" for i in range(700))  # ~700 tokens: one document per slice
+        documents = [{"id": f"d{i}", "text": f"{text} {i}"} for i in range(12)]
+        accepted = client.post("/v1/collections/default/documents", json={"documents": documents})
+        assert accepted.status_code == 202, accepted.text
+        deadline = time.monotonic() + 60
+        while (job := client.get(accepted.json()["url"]).json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert job["status"] == "succeeded", job
+        assert client.get("/v1/collections/default").json()["documents"] == 12
+        assert embedder.document_calls and max(size for size, _ in embedder.document_calls) <= 2
