@@ -4,7 +4,7 @@ The bulk endpoints (``/v1/embeddings``, ``/v1/contextualizedembeddings``) have t
 search never queues behind a bulk call (issue 15.7). But both threads then share the CPU: torch runs each
 forward on every core, and a query's forward and its Hamming/rescore ran at about half speed beside a bulk
 forward (search p99 2.86x its quiet value at c=8). So bulk work is cut into slices of about
-``SLICE_TOKENS`` tokens (whole documents or texts), and before each slice the bulk thread waits until no
+``SLICE_TOKENS`` tokens (whole documents or texts; a larger one alone), and before each slice the bulk thread waits until no
 search or context request is in flight, for at most ``MAX_DEFER_S``: queries get the cores to themselves
 except for the one slice already running, and bulk work still advances under a constant query load.
 """
@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-SLICE_TOKENS = 1024  # about 20-60 ms of one forward on two cores for the small encoders; bounded anyway
-MAX_DEFER_S = 0.25  # the longest a slice waits for queries to finish: bulk work never starves
+SLICE_TOKENS = 512  # about 10-40 ms of one forward on two cores for the small encoders; bounded anyway
+MAX_DEFER_S = 0.5  # the longest a slice waits for queries to finish: bulk work never starves
 
 
 class QueryPriority:
