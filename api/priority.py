@@ -3,10 +3,11 @@
 The bulk endpoints (``/v1/embeddings``, ``/v1/contextualizedembeddings``) have their own model thread, so a
 search never queues behind a bulk call (issue 15.7). But both threads then share the CPU: torch runs each
 forward on every core, and a query's forward and its Hamming/rescore ran at about half speed beside a bulk
-forward (search p99 2.86x its quiet value at c=8). So bulk work is cut into slices of about
-``SLICE_TOKENS`` tokens (whole documents or texts; a larger one alone), and before each slice the bulk thread waits until no
-search or context request is in flight, for at most ``MAX_DEFER_S``: queries get the cores to themselves
-except for the one slice already running, and bulk work still advances under a constant query load.
+forward (search p99 2.86x, and in a longer run 5x, its quiet value at c=8). So bulk work is cut into
+slices of about ``SLICE_TOKENS`` tokens (whole documents or texts; a larger one alone), and before each
+slice the bulk thread waits until no search or context request is in flight, for at most ``MAX_DEFER_S``:
+queries get the cores to themselves except for the one slice already running, and bulk work still
+advances under a constant query load.
 """
 
 from __future__ import annotations

@@ -46,8 +46,13 @@ def test_slices_hold_whole_inputs_up_to_the_budget() -> None:
 def test_a_slice_waits_for_the_queries_in_flight_but_not_forever() -> None:
     priority = QueryPriority(max_defer_s=5.0)
     ran: list[float] = []
+
+    def bulk_slice() -> None:
+        priority.before_slice()
+        ran.append(time.monotonic())
+
     with priority.query():
-        worker = threading.Thread(target=lambda: (priority.before_slice(), ran.append(time.monotonic())))
+        worker = threading.Thread(target=bulk_slice)
         worker.start()
         time.sleep(0.3)
         assert ran == []  # waiting while the query is in flight

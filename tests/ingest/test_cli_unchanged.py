@@ -10,6 +10,7 @@ import pytest
 
 import ingest.cli.ingest_cmd as ingest_cmd
 from rag.embedding.base import Embedder
+from rag.embedding.factory import load_embedder_from_settings
 from rag.errors import FingerprintMismatchError
 from rag.settings import Settings
 from tests.ingest.cli import json_out, rag
@@ -21,7 +22,7 @@ FAKE = "fake:32"
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The models ``rag ingest`` loads, in order (the real loader still runs)."""
     loaded: list[str] = []
-    real = ingest_cmd.load_embedder_from_settings
+    real = load_embedder_from_settings
 
     def counting(settings: Settings) -> Embedder:
         loaded.append(settings.doc_model)
