@@ -104,14 +104,23 @@ class LocalStage:
 
 class SlicedStage(LocalStage):
     """``LocalStage`` that embeds each write batch in slices of about ``slice_tokens`` (whole documents),
-    calling ``before_slice`` before each: the API's background jobs wait there while searches are in flight
-    (``api.priority``), so a job's forward passes do not take the cores from queries. Writes are the same
-    batches as ``LocalStage``'s."""
+    calling ``before_slice`` before each and ``after_slice`` with each slice's documents after it: the API's
+    background jobs wait in ``before_slice`` while searches are in flight (``api.priority``), and
+    ``rag ingest`` advances its progress bar in ``after_slice``. Writes are the same batches as
+    ``LocalStage``'s."""
 
-    def __init__(self, embedder: Embedder, *, before_slice: Callable[[], None], slice_tokens: int) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        slice_tokens: int,
+        before_slice: Callable[[], None] | None = None,
+        after_slice: Callable[[list[Pending]], None] | None = None,
+    ) -> None:
         super().__init__(embedder)
-        self.before_slice = before_slice
         self.slice_tokens = slice_tokens
+        self.before_slice = before_slice or (lambda: None)
+        self.after_slice = after_slice or (lambda _: None)
 
     def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]:
         for batch in batches(pending, budget):
@@ -119,6 +128,7 @@ class SlicedStage(LocalStage):
             for part in batches(batch, self.slice_tokens):
                 self.before_slice()
                 rows += embed_or_refuse(self.embedder, [item.texts for item in part], keep_floats)
+                self.after_slice(part)
             yield list(zip(batch, rows, strict=True))
 
 

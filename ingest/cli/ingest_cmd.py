@@ -19,6 +19,7 @@ from typer._click.core import Context as ClickContext  # typer's own click
 
 from ingest.cli.app import app, state
 from ingest.deferred import ModelNeeded, StoredStage, stored_fingerprint
+from ingest.pending import Pending
 from ingest.pipeline import (
     EmbeddingStage,
     IngestOptions,
@@ -26,6 +27,7 @@ from ingest.pipeline import (
     IngestProgress,
     IngestSummary,
     ProgressCallback,
+    SlicedStage,
     ray_stage,
 )
 from ingest.stages import is_address
@@ -35,6 +37,7 @@ from rag.settings import Settings
 from rag.store import Library
 
 DEFAULT_COLLECTION = "default"
+PROGRESS_SLICE_TOKENS = 2048  # the bar's step: a few small documents, or one larger one
 
 
 class _OptionalRayValue(typer.core.TyperCommand):
@@ -118,7 +121,7 @@ def ingest_command(
             )
             if summary is None:
                 bar.phase("loading model")
-                embedder, options = _embedding_stage(settings, address, keep_floats)
+                embedder, options = _embedding_stage(settings, address, keep_floats, bar)
                 bar.phase("reading")
                 summary = run(Ingestor(library, embedder, options), bar)
     finally:
@@ -160,12 +163,14 @@ def _without_model(
 
 
 def _embedding_stage(
-    settings: Settings, address: str | None, keep_floats: bool
+    settings: Settings, address: str | None, keep_floats: bool, bar: _Bar
 ) -> tuple[Embedder | EmbeddingStage, IngestOptions]:
     if address is None:  # the model here: the chunk sizes follow its window
         model = load_embedder_from_settings(settings)
         window = model.max_input_tokens
-        return model, IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
+        options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
+        # embedded in slices, so the bar moves every few documents (a write batch holds ~70)
+        return SlicedStage(model, slice_tokens=PROGRESS_SLICE_TOKENS, after_slice=bar.embedded), options
     # on a cluster the model loads in the actors only: chunk sizes from the settings
     options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
     return ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), options), options
@@ -182,6 +187,7 @@ class _Bar:
 
     def __init__(self, bar: Progress | None) -> None:
         self.bar = bar
+        self.last: IngestProgress | None = None
         self.task = bar.add_task("reading", total=None, documents="0/?", chunks=0) if bar else None
 
     def phase(self, description: str) -> None:
@@ -189,6 +195,7 @@ class _Bar:
             self.bar.update(self.task, description=description)
 
     def __call__(self, event: IngestProgress) -> None:
+        self.last = event
         if self.bar is None or self.task is None:
             return
         self.bar.update(
@@ -198,6 +205,21 @@ class _Bar:
             completed=event.tokens_done,
             documents=f"{event.documents_done}/{event.documents_total}",
             chunks=event.chunks_done,
+        )
+
+    def embedded(self, part: list[Pending]) -> None:
+        """A slice of a write batch is embedded: advance by its documents before the batch is written."""
+        if self.last is None:
+            return
+        done = self.last
+        self(
+            IngestProgress(
+                done.documents_done + len(part),
+                done.documents_total,
+                done.chunks_done + sum(len(item.chunks) for item in part),
+                done.tokens_done + sum(item.tokens for item in part),
+                done.tokens_total,
+            )
         )
 
 
