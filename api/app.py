@@ -16,11 +16,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.bindguard import LoopbackOnlyMiddleware
+from api.bodytimeout import BodyTimeoutMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.logredact import install_log_redaction
 from api.mcp.http import mount_mcp
 from api.metrics import MetricsMiddleware
+from api.openapi_doc import install_openapi
 from api.pages import install_pages
 from api.routes import collections, context, documents, embeddings, health, jobs, models, search, tei
 from api.state import AppState
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(CatchAllMiddleware)  # outermost of ours: metrics count the 500 first
     if not state.keyring.enabled and not settings.allow_insecure_bind:
@@ -117,4 +120,5 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.include_router(module.router)
     mcp_sessions = mount_mcp(app, state, version=package_version())
     install_pages(app)
+    install_openapi(app, keys_enabled=state.keyring.enabled)  # 400 listed; no bearer scheme without keys
     return app

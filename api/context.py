@@ -25,6 +25,13 @@ async def run_context(state: AppState, principal: Principal, request: ContextReq
     principal.require_collection(request.collection)
     embedder = state.ready_embedder()
     count_tokens = await run_in_threadpool(counter_for, state, request.encoding)
+    with state.priority.query():  # bulk embedding slices wait meanwhile (api/priority.py)
+        return await _retrieve(state, request, count_tokens, embedder.model_name)
+
+
+async def _retrieve(
+    state: AppState, request: ContextRequest, count_tokens: TokenCounter, model: str
+) -> ContextResponse:
     query = await state.ready_batcher().embed(request.query) if request.mode.needs_embedding else None
     top_k = state.settings.top_k if request.top_k is None else request.top_k
 
@@ -42,8 +49,6 @@ async def run_context(state: AppState, principal: Principal, request: ContextReq
             query_embedding=query,
         )
         citations = [CitationPublic.model_validate(citation) for citation in context.citations]
-        return ContextResponse(
-            context=context.text, citations=citations, tokens=context.tokens, model=embedder.model_name
-        )
+        return ContextResponse(context=context.text, citations=citations, tokens=context.tokens, model=model)
 
     return await run_in_threadpool(retrieve)

@@ -69,7 +69,7 @@ async def add_documents(state: AppState, name: str, request: Request) -> JSONRes
         embedder = state.ready_embedder()
 
         def run_job(progress: Callable[[int], None]) -> IngestReport:  # on the jobs thread: Ray joins there
-            stage = job_embedder(state.settings, embedder)
+            stage = job_embedder(state.settings, embedder, state.priority)
             return ingest_batch(state.ready_library(), state.settings, stage, collection, batch, progress)
 
         # recorded durably with its input before the 202 (api/jobstore.py): off the event loop

@@ -55,6 +55,7 @@ ERROR_TYPE_BY_STATUS: dict[int, str] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     422: "validation_error",
     429: "busy",
@@ -67,6 +68,8 @@ _DESCRIPTIONS = {
     401: "No API key, or an unknown one.",
     403: "The key lacks the role or the collection.",
     404: "No such collection, document, job or model.",
+    400: "The body could not be parsed (e.g. a multipart upload without its boundary).",
+    408: "The request body did not arrive in time (RAG_BODY_TIMEOUT_S).",
     409: "Conflicts with what is stored (exists already, or built by another model).",
     413: "Request body or upload over its limit.",
     422: "Invalid request.",
@@ -79,6 +82,11 @@ AUTH_CODES = (401, 403)
 class SdkErrorRoute(APIRoute):
     """A route whose error bodies hold OpenAI's error object (``route_class`` of the OpenAI-compatible
     routers); the handlers below see it as the request's matched route."""
+
+
+def describe(code: int) -> str:
+    """The OpenAPI description of an error status."""
+    return _DESCRIPTIONS[code]
 
 
 def error_responses(*codes: int, body: type[Any] = ErrorBody) -> dict[int | str, dict[str, Any]]:

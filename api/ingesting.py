@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from api.priority import SLICE_TOKENS, QueryPriority
 from api.schemas import AddDocumentsRequest, DocumentOutcome, IngestReport
 from ingest.loaders import LoadFailure, SourceDocument, load_bytes
 from ingest.pipeline import (
@@ -24,6 +25,7 @@ from ingest.pipeline import (
     IngestProgress,
     IngestSummary,
     Outcome,
+    SlicedStage,
     ray_stage,
 )
 from rag.embedding.base import Embedder
@@ -156,12 +158,16 @@ _cluster: dict[tuple[str, ModelOptions], EmbeddingStage] = {}
 _cluster_lock = threading.Lock()
 
 
-def job_embedder(settings: Settings, embedder: Embedder) -> Embedder | EmbeddingStage:
+def job_embedder(
+    settings: Settings, embedder: Embedder, priority: QueryPriority | None = None
+) -> Embedder | EmbeddingStage:
     """What a background job embeds with: the Ray cluster of ``RAG_RAY_ADDRESS`` when one is set (one
-    stage per process, joined on the first job, on the jobs thread), else the process's model. Queries
-    always use the local model."""
+    stage per process, joined on the first job, on the jobs thread), else the process's model, in slices
+    that wait for the searches in flight (``priority``). Queries always use the local model."""
     if not settings.ray_address:
-        return embedder
+        if priority is None:
+            return embedder
+        return SlicedStage(embedder, before_slice=priority.before_slice, slice_tokens=SLICE_TOKENS)
     key = (settings.ray_address, ModelOptions.from_settings(settings))
     with _cluster_lock:
         if key not in _cluster:

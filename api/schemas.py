@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rag.errors import InvalidInputError
+from rag.ids import document_problem
 from rag.jsonvalues import dumps_strict
 from rag.types import DEFAULT_SEARCH_MODE, SearchMode
 
@@ -187,6 +188,14 @@ class DocumentIn(_Strict):
     def _storable_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
         unstorable_metadata_error(value)  # NaN / Infinity would be stored as invalid JSON
         return value
+
+    @model_validator(mode="after")
+    def _storable_fields(self) -> DocumentIn:
+        """NUL in the id, title or a metadata key, or a dot segment in the id (rag/ids.py)."""
+        problem = document_problem(self.id or "derived", self.title, self.metadata)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class AddDocumentsRequest(_Strict):

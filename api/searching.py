@@ -38,12 +38,13 @@ async def run_search(state: AppState, principal: Principal, request: SearchReque
             lambda: state.searcher(request.collection).search(request.query, **options)
         )
         return _response(state, result, embedder.model_name, embed_ms=0.0)
-    started = time.perf_counter()
-    query = await state.ready_batcher().embed(request.query)
-    embed_ms = elapsed_ms(started)
-    result = await run_in_threadpool(
-        lambda: state.searcher(request.collection).search_embedded(request.query, query, **options)
-    )
+    with state.priority.query():  # bulk embedding slices wait meanwhile (api/priority.py)
+        started = time.perf_counter()
+        query = await state.ready_batcher().embed(request.query)
+        embed_ms = elapsed_ms(started)
+        result = await run_in_threadpool(
+            lambda: state.searcher(request.collection).search_embedded(request.query, query, **options)
+        )
     return _response(state, result, embedder.model_name, embed_ms=embed_ms)
 
 

@@ -21,6 +21,7 @@ from api.ingesting import DocumentBatch, ingest_batch, job_embedder
 from api.jobs import JobManager, ResultCodec
 from api.jobstore import JobStore
 from api.metrics import Metrics
+from api.priority import QueryPriority
 from api.schemas import IngestReport
 from api.served_models import ModelCatalog, build_catalog
 from rag.embedding.base import ApiUsage, Embedder
@@ -64,6 +65,7 @@ class AppState:
         # Bulk embedding requests (/v1/embeddings, /v1/contextualizedembeddings) run on their own thread, so
         # a search's query embedding never queues behind a long one; the two share the CPU instead.
         self.bulk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-model")
+        self.priority = QueryPriority()  # bulk slices wait for the searches in flight (api/priority.py)
         self.jobs: JobManager[IngestReport] = JobManager(
             store=JobStore(settings.data_dir / JOBS_FILE),
             codec=ResultCodec(lambda report: report.model_dump_json(), IngestReport.model_validate_json),
@@ -125,7 +127,10 @@ class AppState:
         batch = DocumentBatch.from_payload(payload)
 
         def work(progress: Callable[[int], None]) -> IngestReport:
-            library, stage = self.ready_library(), job_embedder(self.settings, self.ready_embedder())
+            library, stage = (
+                self.ready_library(),
+                job_embedder(self.settings, self.ready_embedder(), self.priority),
+            )
             return ingest_batch(library, self.settings, stage, self.collection(name), batch, progress)
 
         return work

@@ -39,13 +39,24 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 TOKEN_ID_ENCODING = "cl100k_base"
 
 
+# The schema's bound on ``dimensions``: wider than any embedding model served (pplx-embed 4b is 2560 wide);
+# the served model's own width is checked per request (``check_dimensions``).
+MAX_DIMENSIONS = 8192
+
+
 class _EmbedBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(
         min_length=1, description="The served model: its id, its name without the org, or an alias."
     )
-    dimensions: int | None = Field(None, ge=1, description="Matryoshka prefix; default: the full width.")
+    dimensions: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_DIMENSIONS,
+        description=f"Matryoshka prefix (at most the served width; the schema's bound is {MAX_DIMENSIONS}); "
+        "default: the full width.",
+    )
 
 
 class EmbeddingsRequest(_EmbedBase):

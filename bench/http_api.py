@@ -22,8 +22,9 @@ same-run ratios to ``base64_int8`` (``bench/http_embeddings.py``).
     python bench/http_api.py --bulk --concurrency 8  # also: full at c=8 while bulk embedding requests run
 
 ``--bulk`` adds ``full+bulk``: the ``full`` load while one client keeps posting large
-``/v1/contextualizedembeddings`` requests, and the ratio of its p99 to the quiet ``full`` p99 in the same run
-(a search must not queue behind bulk work; goal <= 2x).
+``/v1/contextualizedembeddings`` requests, and ``full+job``: the same while one client keeps an upload job
+(12 documents) running; the ratios of their p99 and p50 to the quiet ``full`` ones in the same run (a
+search must not queue behind bulk work; goal <= 2x).
 """
 
 from __future__ import annotations
@@ -284,6 +285,9 @@ def _under_load(args: argparse.Namespace, data: Path) -> tuple[list[dict[str, An
             row = asyncio.run(_with_bulk(_load(url, "full", concurrency, args.requests, 999), url))
             rows.append({"variant": "full+bulk", "concurrency": concurrency, **row,
                          "model_calls": 0, "mean_batch": 0.0})  # fmt: skip
+            row = asyncio.run(_with_jobs(_load(url, "full", concurrency, args.requests, 998), url))
+            rows.append({"variant": "full+job", "concurrency": concurrency, **row,
+                         "model_calls": 0, "mean_batch": 0.0})  # fmt: skip
         embedding_rows = http_embeddings.run(url, args)
     finally:
         process.terminate()
@@ -305,6 +309,40 @@ async def _with_bulk(load: Any, url: str) -> dict[str, Any]:
 
     task = asyncio.create_task(bulk())
     await asyncio.sleep(0.5)  # the first bulk request is on the model
+    try:
+        result: dict[str, Any] = await load
+    finally:
+        stop.set()
+        await task
+    return result
+
+
+JOBS_URL = "/v1/collections/bulk-jobs/documents"
+
+
+async def _with_jobs(load: Any, url: str) -> dict[str, Any]:
+    """Run ``load`` while one client keeps an upload job running: 12 documents of ~600 tokens each (over
+    the background threshold, so each post is a job), polled until done, then posted again (re-embedded:
+    each round's texts differ)."""
+    stop = asyncio.Event()
+
+    async def jobs() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            await client.post("/v1/collections", json={"name": "bulk-jobs"})
+            round_ = 0
+            while not stop.is_set():
+                text = " ".join(f"{QUESTIONS[i % len(QUESTIONS)]} (round {round_})" for i in range(40))
+                documents = [{"id": f"job-{i}", "text": f"{text} {i}"} for i in range(12)]
+                posted = await client.post(
+                    "/v1/collections/bulk-jobs/documents", json={"documents": documents}
+                )
+                posted.raise_for_status()
+                while (await client.get(posted.json()["url"])).json()["status"] in ("queued", "running"):
+                    await asyncio.sleep(0.1)
+                round_ += 1
+
+    task = asyncio.create_task(jobs())
+    await asyncio.sleep(0.5)  # the first job is on the model
     try:
         result: dict[str, Any] = await load
     finally:
@@ -342,9 +380,14 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
             rows["cached", first]["p50_ms"] - floor - search, 3
         )
     for (variant, concurrency), row in rows.items():
-        if variant == "full+bulk" and ("full", concurrency) in rows:
-            quiet = rows["full", concurrency]["p99_ms"]
-            ratios[f"full_c{concurrency}_p99_with_bulk_over_quiet"] = round(row["p99_ms"] / quiet, 2)
+        if variant in ("full+bulk", "full+job") and ("full", concurrency) in rows:
+            quiet, kind = rows["full", concurrency], variant.removeprefix("full+")
+            ratios[f"full_c{concurrency}_p99_with_{kind}_over_quiet"] = round(
+                row["p99_ms"] / quiet["p99_ms"], 2
+            )
+            ratios[f"full_c{concurrency}_p50_with_{kind}_over_quiet"] = round(
+                row["p50_ms"] / quiet["p50_ms"], 2
+            )
             continue
         ratios[f"{variant}_c{concurrency}_p99_over_p50"] = round(row["p99_ms"] / row["p50_ms"], 2)
         ratios[f"{variant}_c{concurrency}_qps_over_c{first}"] = round(

@@ -15,15 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ingest.chunking import chunk_text
+from ingest.collisions import RootCollisions
 from ingest.encoding import get_encoding
 from ingest.loaders import LoadFailure, SourceDocument
 from ingest.pending import Pending, content_hash, digest, storable, unstorable_metadata
-from ingest.stages import EmbeddingStage, LocalStage
+from ingest.stages import EmbeddingStage, LocalStage, SlicedStage
 from ingest.summary import DocumentOutcome, IngestOptions, IngestProgress, IngestSummary, Outcome
 from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions
 from rag.errors import CollectionNotFoundError, ConfigError
 from rag.fingerprint import check_compatible
+from rag.ids import document_problem
 from rag.store import Collection, Library
 from rag.types import ChunkRecord, DocumentRecord
 
@@ -35,6 +37,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "Outcome",
+    "SlicedStage",
     "ray_stage",
 ]
 
@@ -136,7 +139,8 @@ class Ingestor:
         states = collection.document_states() if collection else {}
         keep_floats = bool(collection.settings.get("keep_floats")) if collection else self.options.keep_floats
         settings_hash = self._settings_hash(keep_floats)
-        pending, seen, stale = self._plan(documents, states, settings_hash, summary)
+        roots = RootCollisions(collection.document_roots() if collection else {})
+        pending, seen, stale = self._plan(documents, states, settings_hash, roots, summary)
         if collection is None and pending and not dry_run:
             # created only when there is something to write (a missing path made an empty collection)
             collection = self._collection(name, create=True)
@@ -195,6 +199,7 @@ class Ingestor:
         documents: Iterable[SourceDocument],
         states: dict[str, tuple[str, str]],
         settings_hash: str,
+        roots: RootCollisions,
         summary: IngestSummary,
     ) -> tuple[list[Pending], set[str], list[str]]:
         """Chunk every new or changed document; return them, the ids seen, and stored ids to delete
@@ -208,7 +213,8 @@ class Ingestor:
                 summary.fail(document.id, DUPLICATE_ID, document.source)
                 continue
             seen.add(document.id)
-            refusal = unstorable_metadata(document)
+            refusal = document_problem(document.id, document.title, document.metadata)
+            refusal = refusal or unstorable_metadata(document) or roots.problem(document)
             if refusal is not None:
                 summary.fail(document.id, refusal, document.source)
                 continue

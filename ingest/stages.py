@@ -13,7 +13,7 @@ returning the chunks it already made so the pipeline need not chunk those docume
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -100,6 +100,36 @@ class LocalStage:
         for batch in batches(pending, budget):
             texts = [item.texts for item in batch]
             yield list(zip(batch, embed_or_refuse(self.embedder, texts, keep_floats), strict=True))
+
+
+class SlicedStage(LocalStage):
+    """``LocalStage`` that embeds each write batch in slices of about ``slice_tokens`` (whole documents),
+    calling ``before_slice`` before each and ``after_slice`` with each slice's documents after it: the API's
+    background jobs wait in ``before_slice`` while searches are in flight (``api.priority``), and
+    ``rag ingest`` advances its progress bar in ``after_slice``. Writes are the same batches as
+    ``LocalStage``'s."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        slice_tokens: int,
+        before_slice: Callable[[], None] | None = None,
+        after_slice: Callable[[list[Pending]], None] | None = None,
+    ) -> None:
+        super().__init__(embedder)
+        self.slice_tokens = slice_tokens
+        self.before_slice = before_slice or (lambda: None)
+        self.after_slice = after_slice or (lambda _: None)
+
+    def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]:
+        for batch in batches(pending, budget):
+            rows: list[Embeddings | str] = []
+            for part in batches(batch, self.slice_tokens):
+                self.before_slice()
+                rows += embed_or_refuse(self.embedder, [item.texts for item in part], keep_floats)
+                self.after_slice(part)
+            yield list(zip(batch, rows, strict=True))
 
 
 def embed_or_refuse(

@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest multipart upload.")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Connections whose request head has not arrived by then close.",
+    )
+    body_timeout_s: float = Field(
+        120.0, gt=0, le=86400, description="A request body that takes longer than this to arrive answers 408."
+    )
+    keep_alive_s: int = Field(5, ge=1, le=3600, description="Idle keep-alive connections close after this.")
+    max_connections_per_client: int = Field(
+        100,
+        ge=1,
+        description="Open connections per client address; more are answered 429 and closed.",
+    )
     metrics_require_key: bool = Field(
         False, description="/metrics needs a key for all collections ('*'), since it names every collection."
     )

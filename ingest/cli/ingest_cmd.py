@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -17,6 +18,8 @@ from rich.text import Text
 from typer._click.core import Context as ClickContext  # typer's own click
 
 from ingest.cli.app import app, state
+from ingest.deferred import ModelNeeded, StoredStage, stored_fingerprint
+from ingest.pending import Pending
 from ingest.pipeline import (
     EmbeddingStage,
     IngestOptions,
@@ -24,14 +27,17 @@ from ingest.pipeline import (
     IngestProgress,
     IngestSummary,
     ProgressCallback,
+    SlicedStage,
     ray_stage,
 )
 from ingest.stages import is_address
 from rag.embedding.base import Embedder
 from rag.embedding.factory import ModelOptions, load_embedder_from_settings
+from rag.settings import Settings
 from rag.store import Library
 
 DEFAULT_COLLECTION = "default"
+PROGRESS_SLICE_TOKENS = 2048  # the bar's step: a few small documents, or one larger one
 
 
 class _OptionalRayValue(typer.core.TyperCommand):
@@ -97,27 +103,27 @@ def ingest_command(
     """
     settings = state(ctx).settings
     address = ray_address if ray_address is not None else settings.ray_address
-    if address is None:  # the model here: the chunk sizes follow its window
-        model = load_embedder_from_settings(settings)
-        embedder: Embedder | EmbeddingStage = model
-        window = model.max_input_tokens
-        options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
-    else:  # on a cluster the model loads in the actors only: chunk sizes from the settings
-        options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
-        embedder = ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), options)
+    run = partial(
+        _ingest,
+        paths,
+        collection=collection,
+        include=include or (),
+        exclude=exclude or (),
+        sync=sync,
+        dry_run=dry_run,
+    )
     library = Library(settings.data_dir)
+    embedder: Embedder | EmbeddingStage | None = None
     try:
-        ingestor = Ingestor(library, embedder, options)
-        with progress_bar(enabled=not as_json and sys.stderr.isatty()) as progress:
-            summary = ingestor.ingest_paths(
-                paths,
-                collection=collection,
-                include=include or (),
-                exclude=exclude or (),
-                sync=sync,
-                dry_run=dry_run,
-                progress=progress,
+        with progress_bar(enabled=not as_json and sys.stderr.isatty()) as bar:
+            summary = (
+                _without_model(library, collection, settings, keep_floats, run, bar) if not address else None
             )
+            if summary is None:
+                bar.phase("loading model")
+                embedder, options = _embedding_stage(settings, address, keep_floats, bar)
+                bar.phase("reading")
+                summary = run(Ingestor(library, embedder, options), bar)
     finally:
         library.close()
         getattr(embedder, "close", lambda: None)()
@@ -129,17 +135,99 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+def _ingest(
+    paths: list[Path], ingestor: Ingestor, progress: ProgressCallback | None, **options: Any
+) -> IngestSummary:
+    return ingestor.ingest_paths(paths, progress=progress, **options)
+
+
+def _without_model(
+    library: Library,
+    collection: str,
+    settings: Settings,
+    keep_floats: bool,
+    run: Callable[[Ingestor, ProgressCallback | None], IngestSummary],
+    bar: _Bar,
+) -> IngestSummary | None:
+    """The run's summary when nothing needs embedding (no model loaded); None when the model is needed
+    (or the collection does not exist yet, or the configured models differ from its own)."""
+    defaults = IngestOptions.from_settings(settings, keep_floats=keep_floats)
+    stored = stored_fingerprint(library, collection, settings, defaults)
+    if stored is None:
+        return None
+    fingerprint, options = stored
+    try:
+        return run(Ingestor(library, StoredStage(fingerprint), options), bar)
+    except ModelNeeded:
+        return None
+
+
+def _embedding_stage(
+    settings: Settings, address: str | None, keep_floats: bool, bar: _Bar
+) -> tuple[Embedder | EmbeddingStage, IngestOptions]:
+    if address is None:  # the model here: the chunk sizes follow its window
+        model = load_embedder_from_settings(settings)
+        window = model.max_input_tokens
+        options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
+        # embedded in slices, so the bar moves every few documents (a write batch holds ~70)
+        return SlicedStage(model, slice_tokens=PROGRESS_SLICE_TOKENS, after_slice=bar.embedded), options
+    # on a cluster the model loads in the actors only: chunk sizes from the settings
+    options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
+    return ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), options), options
+
+
 class _TokensPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} tokens/s" if speed else "- tokens/s", style="progress.data.speed")
 
 
+class _Bar:
+    """The progress callback, and the phase shown before there is progress (loading the model)."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self.bar = bar
+        self.last: IngestProgress | None = None
+        self.task = bar.add_task("reading", total=None, documents="0/?", chunks=0) if bar else None
+
+    def phase(self, description: str) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=description)
+
+    def __call__(self, event: IngestProgress) -> None:
+        self.last = event
+        if self.bar is None or self.task is None:
+            return
+        self.bar.update(
+            self.task,
+            description="embedding",
+            total=max(event.tokens_total, 1),
+            completed=event.tokens_done,
+            documents=f"{event.documents_done}/{event.documents_total}",
+            chunks=event.chunks_done,
+        )
+
+    def embedded(self, part: list[Pending]) -> None:
+        """A slice of a write batch is embedded: advance by its documents before the batch is written."""
+        if self.last is None:
+            return
+        done = self.last
+        self(
+            IngestProgress(
+                done.documents_done + len(part),
+                done.documents_total,
+                done.chunks_done + sum(len(item.chunks) for item in part),
+                done.tokens_done + sum(item.tokens for item in part),
+                done.tokens_total,
+            )
+        )
+
+
 @contextmanager
-def progress_bar(*, enabled: bool) -> Iterator[ProgressCallback | None]:
-    """A rich bar on stderr (tokens done of tokens to embed), or nothing when disabled."""
+def progress_bar(*, enabled: bool) -> Iterator[_Bar]:
+    """A rich bar on stderr (a phase, then tokens done of tokens to embed); does nothing when disabled."""
     if not enabled:
-        yield None
+        yield _Bar(None)
         return
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -149,19 +237,7 @@ def progress_bar(*, enabled: bool) -> Iterator[ProgressCallback | None]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("reading", total=None, documents="0/?", chunks=0)
-
-        def update(event: IngestProgress) -> None:
-            bar.update(
-                task,
-                description="embedding",
-                total=max(event.tokens_total, 1),
-                completed=event.tokens_done,
-                documents=f"{event.documents_done}/{event.documents_total}",
-                chunks=event.chunks_done,
-            )
-
-        yield update
+        yield _Bar(bar)
 
 
 def print_summary(summary: IngestSummary) -> None:

@@ -6,7 +6,9 @@ its settings from the environment, so the global options travel there as ``RAG_*
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,9 @@ from ingest.cli.app import app, state
 from rag.errors import ConfigError
 
 APP_FACTORY = "api.app:create_app"
+# uvicorn's protocol with a request-head deadline and a per-client connection bound (api/connguard.py),
+# named by its import string like the app
+GUARDED_PROTOCOL = "api.connguard:GuardedProtocol"
 # The settings the global options (and serve's own) can change; the rest the server reads from the
 # environment itself.
 FORWARDED = (
@@ -67,7 +72,35 @@ def serve_command(
         import uvicorn
     except ImportError:
         raise ConfigError("rag serve needs the api extra: pip install 'pplx-rag[api]'.") from None
-    uvicorn.run(APP_FACTORY, factory=True, host=values["host"], port=values["port"])
+    check_port_free(values["host"], values["port"])  # before the model loads: the real reason, at once
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=values["host"],
+        port=values["port"],
+        http=GUARDED_PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_s,
+    )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``ConfigError`` naming the port when something already listens there (uvicorn would only exit
+    later, after the app started loading its model, and the log would blame the model)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot bind {host!r}: {exc.strerror}.") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is in use (another server?); pick another with --port."
+                ) from None
+            raise ConfigError(f"cannot bind port {port} on {host}: {exc.strerror}.") from None
 
 
 def server_environment(values: dict[str, object]) -> dict[str, str]:

@@ -163,7 +163,7 @@ def _parse(filename: str, data: bytes, *, doc_id: str, name: str, source: str) -
     document = SourceDocument(
         id=doc_id,
         text=parsed.text,
-        title=parsed.title or PurePosixPath(filename).stem,
+        title=(parsed.title or PurePosixPath(filename).stem).replace("\x00", ""),  # a file's NUL: not ours
         source=source,
         metadata={"format": kind, "path": doc_id},
         pages=parsed.pages,

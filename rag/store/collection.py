@@ -290,6 +290,11 @@ class Collection:
         with self._reading() as conn:
             return queries.documents_by_source(conn)
 
+    def document_roots(self) -> dict[str, tuple[str, str | None]]:
+        """``id -> (root, source)`` of the documents ingested from a folder (for the collision check)."""
+        with self._reading() as conn:
+            return queries.document_roots(conn)
+
     @contextmanager
     def reading(self) -> Iterator[CollectionView]:
         """One read snapshot for several reads (a search and its hydration see the same commit)."""

@@ -78,6 +78,12 @@ def documents_by_source(conn: sqlite3.Connection) -> dict[str, list[str]]:
     return result
 
 
+def document_roots(conn: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
+    """``id -> (root, source)`` of the documents that came from a folder (those with a root)."""
+    rows = conn.execute("SELECT id, root, source FROM documents WHERE root IS NOT NULL")
+    return {doc_id: (root, source) for doc_id, root, source in rows}
+
+
 def counts(conn: sqlite3.Connection) -> tuple[int, int]:
     documents = conn.execute("SELECT count(*) FROM documents").fetchone()[0]
     chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]

@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.errors import InvalidInputError
 from rag.fingerprint import CollectionFingerprint
+from rag.ids import check_document
 from rag.index import INDEX_KINDS
 from rag.jsonvalues import dumps_strict
 from rag.store import schema
@@ -56,6 +57,7 @@ def validate_items(items: Sequence[Item], dimensions: int, keep_floats: bool) ->
     for document, chunks, embeddings in items:
         if not isinstance(document.id, str) or not document.id:
             raise InvalidInputError("Every document needs a non-empty string id.")
+        check_document(document.id, document.title, document.metadata)  # NUL, dot segments (rag/ids.py)
         if document.id in seen:
             raise InvalidInputError(f"Document {document.id!r} appears twice in one write.")
         seen.add(document.id)

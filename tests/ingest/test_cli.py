@@ -136,7 +136,9 @@ def test_serve_passes_options_to_the_api_factory_through_the_environment(
     monkeypatch.setattr(os, "environ", environ)
     result = rag(tmp_path / "data", FAKE, "serve", "--port", "8123")
     assert result.exit_code == 0
-    assert calls == [("api.app:create_app", {"factory": True, "host": "127.0.0.1", "port": 8123})]
+    options = {"factory": True, "host": "127.0.0.1", "port": 8123}
+    guards = {"http": "api.connguard:GuardedProtocol", "timeout_keep_alive": 5}  # issue 15.9
+    assert calls == [("api.app:create_app", options | guards)]
     assert environ["RAG_DATA_DIR"] == str(tmp_path / "data")
     assert (environ["RAG_DOC_MODEL"], environ["RAG_PORT"], environ["RAG_HOST"]) == (FAKE, "8123", "127.0.0.1")
 
@@ -174,11 +176,16 @@ def test_the_progress_bar_takes_pipeline_events(capsys: pytest.CaptureFixture[st
     from ingest.summary import IngestProgress
 
     with progress_bar(enabled=True) as update:
-        assert update is not None
+        assert update.bar is not None
+        update.phase("loading model")  # shown while the model loads, before any progress (issue 15.18)
+        assert [task.description for task in update.bar.tasks] == ["loading model"]
         update(IngestProgress(0, 2, 0, 0, 100))
         update(IngestProgress(2, 2, 5, 100, 100))
+        assert update.bar.tasks[0].completed == 100
     with progress_bar(enabled=False) as update:
-        assert update is None
+        assert update.bar is None
+        update.phase("loading model")  # does nothing
+        update(IngestProgress(0, 2, 0, 0, 100))
     assert capsys.readouterr().out == ""  # the bar never writes to stdout
 
 
