@@ -80,7 +80,8 @@ class FlatCodes:
         slots = np.searchsorted(held, ids)
         inside = slots < self.size
         slots = slots[inside]
-        return slots[(held[slots] == ids[inside]) & self._live[slots]].astype(np.int64)
+        found: npt.NDArray[np.int64] = slots[(held[slots] == ids[inside]) & self._live[slots]]
+        return found.astype(np.int64)
 
     def remove(self, ids: IdArray) -> int:
         slots = np.unique(self.slots_of(np.asarray(ids, np.int64)))

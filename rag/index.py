@@ -98,6 +98,11 @@ class BinaryIndex:
         """The flat scan's batching counters (None for IVF)."""
         return None if self._flat is None else self._flat.batcher.stats
 
+    def count_scans_in(self, stats: ScanStats) -> None:
+        """Count this index's batched scans in ``stats`` (the owner's lifetime counters; flat only)."""
+        if self._flat is not None:
+            self._flat.batcher.stats = stats
+
     def reserve(self, rows: int) -> None:
         """Room for ``rows`` codes in all (a bulk load's one allocation; flat only)."""
         if self._flat is not None:
@@ -144,6 +149,12 @@ class BinaryIndex:
             return self._flat.memory_bytes()
         return int(faiss.serialize_index_binary(self._ivf).nbytes)
 
+    def live_codes(self) -> tuple[IdArray, npt.NDArray[np.uint8]]:
+        """(ids, codes) of every code held, in id order (a copy; flat only: IVF raises)."""
+        if self._flat is None:
+            raise InvalidInputError("An IVF binary index does not hand out its codes.")
+        return self._flat.live_pairs()
+
     def to_bytes(self) -> np.ndarray:
         if self._flat is None:
             return np.asarray(faiss.serialize_index_binary(self._ivf))
@@ -165,7 +176,7 @@ class BinaryIndex:
             return index
         if not isinstance(raw, faiss.IndexBinaryIDMap):
             raise CorruptStoreError(f"The binary index snapshot holds an unexpected {type(raw).__name__}.")
-        inner = faiss.downcast_IndexBinary(raw.index)
+        inner: Any = faiss.downcast_IndexBinary(raw.index)
         codes = faiss.vector_to_array(inner.xb).reshape(-1, int(raw.d) // 8)
         ids = faiss.vector_to_array(raw.id_map).astype(np.int64)
         if len(ids) != len(codes):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 Request = TypeVar("Request")
@@ -34,14 +34,11 @@ class ScanStats:
     batches: int = 0
     queries: int = 0
     largest: int = 0
-    sizes: list[int] = field(default_factory=list)
 
     def record(self, size: int) -> None:
         self.batches += 1
         self.queries += size
         self.largest = max(self.largest, size)
-        if len(self.sizes) < 4096:
-            self.sizes.append(size)
 
 
 class ScanBatcher(Generic[Request, Result]):
