@@ -27,6 +27,7 @@ import numpy.typing as npt
 # block once per query, so it must fit in L2 (1 MiB here; AMD Zen 4's is 1 MiB, Sapphire Rapids' 2 MiB).
 SINGLE_BLOCK_ROWS = 65_536
 BATCH_BLOCK_BYTES = 1 << 20
+MIN_BATCH_ROWS = 1024
 # Tighten the thresholds once the kept candidates exceed this many times k per query.
 _SLACK = 4
 # The first bound comes from the first _SAMPLE x k rows of a block (any subset's k-th bounds the final one).
@@ -72,7 +73,7 @@ def scan_top_k(
     if nq == 1:
         return [_scan_one(codes, queries, k, masks[0])]
     mask = _stacked(masks, n)
-    block = SINGLE_BLOCK_ROWS if nq == 1 else max(1024, BATCH_BLOCK_BYTES // max(1, codes.shape[1]))
+    block = max(MIN_BATCH_ROWS, BATCH_BLOCK_BYTES // codes.shape[1])
     selection = _Selection(nq, k, codes.shape[1] * 8)
     for start in range(0, n, block):
         end = min(n, start + block)
