@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import faiss
 import numpy as np
@@ -118,7 +119,7 @@ def test_a_snapshot_of_the_faiss_flat_index_loads() -> None:
     """Snapshots written before the scan hold a FAISS IndexBinaryIDMap(IndexBinaryFlat): they still load."""
     codes = _codes(200, 16, seed=17)
     ids = np.arange(200, dtype=np.int64) * 2
-    old = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(128))
+    old: Any = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(128))
     old.add_with_ids(codes, ids)
     old.remove_ids(ids[:10])
     index = BinaryIndex.from_bytes(
