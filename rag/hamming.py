@@ -30,8 +30,8 @@ BATCH_BLOCK_BYTES = 1 << 20
 MIN_BATCH_ROWS = 1024
 # Tighten the thresholds once the kept candidates exceed this many times k per query.
 _SLACK = 4
-# The first bound comes from the first _SAMPLE x k rows of a block (any subset's k-th bounds the final one).
-_SAMPLE = 16
+# The first bound is the k-th distance of a block's first rows (any subset's k-th bounds the final one).
+_SAMPLE_ROWS = 16_384
 
 _FAISS: Any = faiss  # ``hammings`` is in the SWIG module, not in its type stubs
 Mask = npt.NDArray[np.bool_]
@@ -66,6 +66,8 @@ def scan_top_k(
     nearest first, ties by slot; ``masks[i]`` (length ``len(codes)``) limits query i to its True rows."""
     queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, codes.shape[1])
     nq, n = len(queries), len(codes)
+    # one thread: the kernel's OpenMP loop over queries would wake idle workers once per block
+    _FAISS.omp_set_num_threads(1)
     if masks is None:
         masks = [None] * nq
     if k <= 0 or n == 0 or nq == 0:
@@ -94,7 +96,7 @@ def _scan_one(codes: np.ndarray, query: np.ndarray, k: int, mask: Mask | None) -
         if mask is not None:
             part[~mask[start : start + len(part)]] = bits + 1
         if bound == bits:
-            bound = _kth(part[: max(_SAMPLE * k, 1024)], k, bound)
+            bound = _kth(part[:_SAMPLE_ROWS], k, bound)
         hits = np.flatnonzero(part <= bound)
         kept_dist.append(part[hits])
         kept_slot.append(hits + start)
@@ -110,11 +112,10 @@ def _scan_one(codes: np.ndarray, query: np.ndarray, k: int, mask: Mask | None) -
 
 
 def _kth(dist: np.ndarray, k: int, bound: int) -> int:
-    """The k-th smallest of ``dist`` (small non-negative ints) by a histogram, or ``bound`` if fewer."""
+    """The k-th smallest of ``dist`` (an introselect, O(len)), or ``bound`` if there are fewer."""
     if len(dist) < k:
         return bound
-    cumulative = np.cumsum(np.bincount(dist))
-    return min(bound, int(np.searchsorted(cumulative, k)))
+    return min(bound, int(np.partition(dist, k - 1)[k - 1]))
 
 
 def _stacked(masks: Sequence[Mask | None], n: int) -> Mask | None:
@@ -144,7 +145,7 @@ class _Selection:
         if mask is not None:
             part = np.where(mask, part, self.bits + 1).astype(np.int32)
         if not self.bounded:
-            self._bound_from(part[:, : max(_SAMPLE * self.k, 1024)])
+            self._bound_from(part)
         keep = np.flatnonzero(part <= self.bound[:, None])
         which, column = np.divmod(keep, part.shape[1])
         self.parts.append((which, part.ravel()[keep], column + start))
