@@ -119,7 +119,8 @@ class FlatCodes:
         """One scan for all ``requests`` (k is the largest asked; each answer is cut to its own k, which
         is exact: the order is total, so a shorter top-k is a prefix of a longer one)."""
         deepest = max(k for _, k, _ in requests)
-        queries = requests[0][0].reshape(1, -1) if len(requests) == 1 else np.stack([q for q, _, _ in requests])
+        alone = len(requests) == 1
+        queries = requests[0][0].reshape(1, -1) if alone else np.stack([q for q, _, _ in requests])
         answers = scan_top_k(self.codes(), queries, deepest, [m for _, _, m in requests])
         return [
             (self._ids[slots[:k]], distances[:k])
