@@ -33,7 +33,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hamming, "MIN_BATCH_ROWS", 1)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 8, 16, 128])
+@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 128])
 @pytest.mark.parametrize("k", [1, 10, 150, 5000])
 def test_scan_matches_the_oracle_for_one_and_many_queries(
     small_blocks: None, code_bytes: int, k: int
