@@ -3,10 +3,12 @@
 The scan walks the codes in blocks. Each block's distances come from FAISS's ``hammings`` kernel (a
 popcount loop the FAISS wheel dispatches at run time: AVX-512 VPOPCNTDQ, AVX2, or portable scalar code,
 always exact), written to a small buffer that stays in cache. The selection never sorts all N distances:
-the first block's k-th smallest distance is an upper bound ``T`` on the final k-th, every later block only
-keeps the rows at distance <= ``T`` (one vectorized compare), and the kept rows tighten ``T`` whenever they
-pile up. Rows at distance <= the final k-th are all kept, so the answer is exact, ties included: the order
-is (distance, slot), and slots are in chunk-id order, so ties are broken by the smaller id.
+the k-th smallest distance among the first block's rows is an upper bound ``T`` on the final k-th (one
+query: an introselect over its first 16k rows; a batch: a histogram per query, distances being small
+integers), every block only keeps the rows at distance <= ``T`` (one vectorized compare), and the kept rows
+lower ``T`` whenever they pile up past 4 x k. Rows at distance <= the final k-th are all kept, so the
+answer is exact, ties included: the order is (distance, slot), and slots are in chunk-id order, so ties are
+broken by the smaller id.
 
 For a batch of queries every block is read once from memory for all of them (the block is sized to stay in
 L2 while each query's popcount loop passes over it), which is what makes concurrent searches cheaper than
