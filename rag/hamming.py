@@ -122,8 +122,11 @@ def _kth(dist: np.ndarray, k: int, bound: int) -> int:
 
 def _stacked(masks: Sequence[Mask | None], n: int) -> Mask | None:
     """One (queries, n) mask, or None when no query has one (the common, unfiltered case)."""
-    if all(m is None for m in masks):
+    present = [m for m in masks if m is not None]
+    if not present:
         return None
+    if len(present) == len(masks) and all(m is present[0] for m in present):
+        return present[0][None, :n]  # one shared mask (the live slots): broadcast, not copied per query
     out = np.ones((len(masks), n), dtype=bool)
     for i, m in enumerate(masks):
         if m is not None:

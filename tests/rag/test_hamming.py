@@ -71,6 +71,16 @@ def test_masks_restrict_each_query_to_its_rows(small_blocks: None) -> None:
             assert single[0].tolist() == found.tolist()
 
 
+def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
+    codes, queries = _codes(500, 8, seed=22), _codes(3, 8, seed=23)
+    live = np.random.default_rng(24).random(500) < 0.7
+    rows = np.flatnonzero(live)
+    for query, (found, distances) in zip(
+        queries, hamming.scan_top_k(codes, queries, 25, [live] * 3), strict=True
+    ):
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
+
+
 def test_the_kernel_agrees_with_numpy_popcounts() -> None:
     codes, queries = _codes(300, 128, seed=8), _codes(3, 128, seed=9)
     expected = np.stack([np.unpackbits(codes ^ q, axis=1).sum(axis=1) for q in queries])
