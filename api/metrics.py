@@ -4,6 +4,7 @@
   (never the raw path, so ids do not explode the label set) and status;
 - ``rag_search_stage_seconds``: per search stage (embed, hamming, rescore, lexical, fusion, hydrate, total);
 - ``rag_query_embed_batch_size`` and ``rag_query_cache_total``: the query batcher at work;
+- ``rag_scan_batches_total`` / ``rag_scan_queries_total``: concurrent searches sharing one Hamming scan;
 - ``rag_collection_documents`` / ``rag_collection_chunks``: read from the store at scrape time.
 """
 
@@ -19,6 +20,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.embedding.base import ApiUsage
+from rag.scan_batcher import ScanStats
 from rag.types import CollectionInfo
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -69,6 +71,23 @@ class _ApiUsageCollector(Collector):
             yield family
 
 
+class _ScanCollector(Collector):
+    """The flat index's batched Hamming scans (one scan answers every query waiting), at scrape time."""
+
+    def __init__(self, source: Callable[[], ScanStats]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.source()
+        for name, text, value in (
+            ("rag_scan_batches", "Hamming scans run (each answers one or more queries).", stats.batches),
+            ("rag_scan_queries", "Queries answered by Hamming scans.", stats.queries),
+        ):
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], value)
+            yield family
+
+
 class Metrics:
     """Every metric of one app, on its own ``CollectorRegistry``."""
 
@@ -109,6 +128,10 @@ class Metrics:
     def watch_api_usage(self, source: Callable[[], ApiUsage]) -> None:
         """Report the hosted API's requests, tokens and cost, as ``source`` gives them at scrape time."""
         self.registry.register(_ApiUsageCollector(source))
+
+    def watch_scans(self, source: Callable[[], ScanStats]) -> None:
+        """Report batched scans (``rag_scan_queries_total / rag_scan_batches_total``: the mean batch)."""
+        self.registry.register(_ScanCollector(source))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -26,6 +26,7 @@ from api.schemas import IngestReport
 from api.served_models import ModelCatalog, build_catalog
 from rag.embedding.base import ApiUsage, Embedder
 from rag.errors import NotReadyError, RagError
+from rag.scan_batcher import ScanStats
 from rag.search import Searcher
 from rag.settings import Settings
 from rag.store import Collection, Library
@@ -79,6 +80,7 @@ class AppState:
         self._searchers_lock = threading.Lock()
         self.metrics.watch_collections(self.collection_infos)
         self.metrics.watch_api_usage(lambda: self.embedder.api_usage if self.embedder else ApiUsage())
+        self.metrics.watch_scans(lambda: self.library.scan_stats() if self.library else ScanStats())
 
     # Lifecycle
 

@@ -14,12 +14,16 @@ concurrency with a fixed number of requests per client. Three variants:
 Ratios printed beside the numbers: API p50 at c=1 over the in-process p50 of the same work (the HTTP
 layer's cost), p99/p50 (tail), QPS(c)/QPS(1) (scaling), and the mean batch the model saw. Then
 ``/v1/embeddings`` in each ``encoding_format`` (``base64_int8``, OpenAI's ``float`` and ``base64``), as
-same-run ratios to ``base64_int8`` (``bench/http_embeddings.py``).
+same-run ratios to ``base64_int8`` (``bench/http_embeddings.py``). Then ``search_only``
+(``bench/http_search.py``): search QPS and p99 at each concurrency with the embedding excluded (a
+``fake:1024`` server whose timed queries are all cache hits) on a larger synthetic collection, and the mean
+number of queries that shared one Hamming scan.
 
     python bench/http_api.py                         # MiniLM, c = 1, 8, 32
     python bench/http_api.py --requests 20 --json    # requests per client; one JSON object on stdout
     python bench/http_api.py --concurrency 1 --requests 4 --embed-requests 4   # a tiny run
     python bench/http_api.py --bulk --concurrency 8  # also: full at c=8 while bulk embedding requests run
+    python bench/http_api.py --only-search --search-chunks 20000   # only the search-only section
 
 ``--bulk`` adds ``full+bulk``: the ``full`` load while one client keeps posting large
 ``/v1/contextualizedembeddings`` requests, and ``full+job``: the same while one client keeps an upload job
@@ -50,6 +54,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import http_embeddings
+import http_search
 import httpx
 
 from ingest.encoding import token_counter
@@ -79,6 +84,13 @@ CONTEXT: dict[str, Any] = {"top_k": 10, "max_tokens": 2000, "neighbors": 1}
 def main() -> None:
     args = _arguments()
     report: dict[str, Any] = {"calibration": _calibration(args)}
+    if args.only_search:
+        report["search_only"] = http_search.run(args, _free_port())
+        report["calibration"]["load_after"] = os.getloadavg()
+        print(
+            json.dumps(report, indent=2) if args.json else "\n".join(http_search.table(report["search_only"]))
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
         data = Path(scratch) / "data"
         baseline = _InProcess(args, data)
@@ -92,6 +104,7 @@ def main() -> None:
         }  # again, to show how far the machine drifted meanwhile
         baseline.library.close()
     report["in_process"] = {**baseline.described, "before_load": before, "after_load": after}
+    report["search_only"] = http_search.run(args, _free_port())
     report["calibration"]["load_after"] = os.getloadavg()
     report["ratios"] = _ratios(report) | http_embeddings.ratios(embedding_rows, encoding)
     print(json.dumps(report, indent=2) if args.json else _table(report))
@@ -110,9 +123,19 @@ def _arguments() -> argparse.Namespace:
         "--baseline-queries", type=int, default=60, help="Queries for the in-process baseline."
     )
     http_embeddings.add_arguments(parser)
+    http_search.add_arguments(parser)
+    parser.add_argument("--only-search", action="store_true", help="Only the search-only section.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
     parser.add_argument("--bulk", action="store_true", help="Also measure full while bulk work runs.")
     return parser.parse_args()
+
+
+def _free_port() -> int:
+    from socket import socket
+
+    with socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _calibration(args: argparse.Namespace) -> dict[str, Any]:
@@ -419,6 +442,7 @@ def _table(report: dict[str, Any]) -> str:
             f"{row['p99_ms']:>10}{row['model_calls']:>13}{row['mean_batch']:>12}"
         )
     lines += http_embeddings.table(report["embeddings"])
+    lines += http_search.table(report["search_only"])
     lines += ["", "ratios:"] + [f"  {key}: {value}" for key, value in report["ratios"].items()]
     return "\n".join(lines)
 

@@ -3,10 +3,17 @@
 Synthetic clustered vectors (PERFORMANCE.md section 0): x = normalize(c_j + n) with N/250 random unit
 centres c_j and n ~ N(0, I/d); queries from the same mixture; sign bits of x, int8 = round(x * 127 / g) with
 one global scale g (the 99.99th percentile of |x|). Generated in blocks to bound RAM. Our path is the store's
-own code: ``BinaryIndex.search`` (FAISS IndexBinaryFlat, ids as chunk ids) for top ``k x m``, then
-``rescore_top_k`` (int8 rows gathered from a memory-mapped file, float32 GEMV). The index is built directly,
-not through SQLite (inserting 1M chunks through the store would only time SQLite). Query embedding is
-excluded. One thread per query (OMP_WAIT_POLICY=PASSIVE, BLAS pinned to one thread, as in the service).
+own code: ``BinaryIndex.search`` (the flat exact scan, ``rag/hamming.py``, ids as chunk ids) for top
+``k x m``, then ``rescore_top_k`` (int8 rows gathered from a memory-mapped file, float32 GEMV). The index is
+built directly, not through SQLite (inserting 1M chunks through the store would only time SQLite). Query
+embedding is excluded. One thread per query (OMP_WAIT_POLICY=PASSIVE, BLAS pinned to one thread, as in the
+service).
+
+Each ``results[i]`` also holds, measured in the same run (``bench/search_scan.py``): ``floor`` (the read floor
+of the codes: ``bandwidth_gb_s``, ``hamming_floor_ms``), ``hamming_scan`` and ``hamming_faiss_flat`` (the
+scan at the default pool, ours and the FAISS flat index it replaced), ``hamming_vs_floor``, ``scan_batch``
+(one scan for 8 queries, per query) and ``default_cascade`` (``p50``, ``speedup_p50`` vs float32,
+``recall_vs_int8_exact`` of the default dense settings).
 
     python bench/search.py                          # N = 100k and 1M, d = 1024
     python bench/search.py --sizes 100000 --json    # quick run; one JSON object on stdout
@@ -26,6 +33,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
+import importlib
+import importlib.util
 import json
 import platform
 import statistics
@@ -38,6 +47,7 @@ from typing import Any
 
 import numpy as np
 from search_lexical import lexical_table, run_lexical
+from search_scan import default_cascade, scan_sections, scan_table
 
 from rag.index import BinaryIndex, FloatFlatIndex
 from rag.quantization import calibrate_scale, scaled_int8, sign_bits
@@ -70,6 +80,7 @@ class Data:
         self.scale = calibrate_scale(first, 0.9999)
         self.baseline = FloatFlatIndex(np.empty((0, d), np.float32))
         self.binary = BinaryIndex(d)
+        self.binary.reserve(n)
         path = folder / "rows.int8"
         with open(path, "wb") as rows:
             for start, block in zip(range(0, n, BLOCK), vectors(n, d, centres, seed + 2), strict=True):
@@ -159,8 +170,14 @@ def run_size(n: int, d: int, queries: int, baseline_queries: int, multipliers: l
                 if baseline_queries
                 else None,
             }
+        dense = scan_sections(data, timed, percentiles, queries)
+        dense["default_cascade"] = default_cascade(
+            data, timed, percentiles, recall, truth, float_stats["p50"], queries
+        )
+        dense.update(indexed_sections(data, truth))
         resident = data.binary.memory_bytes() + data.id_to_row.nbytes
         return {
+            **dense,
             "n": n,
             "d": d,
             "queries": queries,
@@ -182,6 +199,15 @@ def run_size(n: int, d: int, queries: int, baseline_queries: int, multipliers: l
                 "with_int8_resident": 4 * d * n / (resident + d * n),
             },
         }
+
+
+def indexed_sections(data: Data, truth: list[set[int]]) -> dict[str, Any]:
+    """The place for the indexed coarse stage and its peer (``indexed``, ``peer_qdrant_edge``): a module
+    ``bench/search_indexed.py`` defining ``indexed_sections(data, truth) -> dict`` is merged in if present."""
+    if importlib.util.find_spec("search_indexed") is None:
+        return {}
+    sections: dict[str, Any] = importlib.import_module("search_indexed").indexed_sections(data, truth)
+    return sections
 
 
 def machine() -> dict[str, Any]:
@@ -253,7 +279,7 @@ def main() -> None:
             result = run_size(n, args.dim, args.queries, min(baseline, args.queries), multipliers)
             report["results"].append(result)
             if not args.json:
-                print(table(result) + "\n", flush=True)
+                print(table(result) + "\n" + scan_table(result) + "\n", flush=True)
         for n in (int(s) for s in args.lexical_sizes.split(",") if int(s) > 0):
             lexical = run_lexical(n, args.dim, args.lexical_queries, args.top_word_queries)
             report["lexical"].append(lexical)

@@ -1,9 +1,14 @@
-"""The binary vector index: packed sign bits in FAISS, keyed by chunk id. The only module importing faiss.
+"""The binary vector index: packed sign bits keyed by chunk id. The only module importing faiss's indexes.
 
-``BinaryIndex`` wraps an exhaustive ``IndexBinaryFlat`` (in an ``IndexBinaryIDMap``, so ids are chunk ids
-and never shift on removal) or, for large collections, an ``IndexBinaryIVF`` (ids native). Every search runs
-on one OpenMP thread: one query per thread is faster than splitting a query on a small shared machine
-(PERFORMANCE.md section 6); concurrency comes from parallel requests.
+``BinaryIndex`` is either flat (the default: an exact scan, ``rag.flat_codes`` over ``rag.hamming``, with
+filters and tombstones applied inside the scan and concurrent queries batched into one scan) or, for
+large collections, a FAISS ``IndexBinaryIVF`` (ids native). Ids are chunk ids and never shift on removal.
+Every search runs on one thread: one query per thread is faster than splitting a query on a small shared
+machine (PERFORMANCE.md section 6); concurrency comes from parallel requests.
+
+The snapshot bytes are FAISS's serialization in both kinds (a flat index is written as the
+``IndexBinaryIDMap(IndexBinaryFlat)`` it used to be), so snapshots written before the flat scan load as
+they are.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import CorruptStoreError, InvalidInputError
+from rag.flat_codes import FlatCodes
+from rag.hamming import scan_top_k
+from rag.scan_batcher import ScanStats
 from rag.types import IdArray
 
 INDEX_KINDS = ("flat", "ivf")
@@ -44,7 +52,8 @@ class BinaryIndex:
         self.nlist = nlist
         self.nprobe = nprobe
         self.kind = "flat"
-        self._index: Any = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(dimensions))
+        self._flat: FlatCodes | None = FlatCodes(dimensions // 8)
+        self._ivf: Any = None
 
     @classmethod
     def build(
@@ -61,6 +70,8 @@ class BinaryIndex:
         index = cls(dimensions, kind=kind, nlist=nlist, nprobe=nprobe)
         if kind == "ivf" and len(ids) >= nlist * IVF_POINTS_PER_LIST:
             index._train_ivf(codes)
+        else:
+            index.reserve(len(ids))
         index.add(ids, codes)
         return index
 
@@ -71,59 +82,87 @@ class BinaryIndex:
         ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.dimensions), self.dimensions, self.nlist)
         ivf.train(np.ascontiguousarray(codes[np.sort(pick)]))
         ivf.nprobe = self.nprobe
-        self._index = ivf
+        self._ivf, self._flat = ivf, None
         self.kind = "ivf"
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._flat) if self._flat is not None else int(self._ivf.ntotal)
 
     @property
     def supports_selector(self) -> bool:
-        """Whether ``search(..., allowed=...)`` filters inside FAISS (IVF does not support id selectors)."""
-        return self.kind == "flat"
+        """Whether ``search(..., allowed=...)`` filters inside the search (IVF does not)."""
+        return self._flat is not None
+
+    @property
+    def scan_stats(self) -> ScanStats | None:
+        """The flat scan's batching counters (None for IVF)."""
+        return None if self._flat is None else self._flat.batcher.stats
+
+    def count_scans_in(self, stats: ScanStats) -> None:
+        """Count this index's batched scans in ``stats`` (the owner's lifetime counters; flat only)."""
+        if self._flat is not None:
+            self._flat.batcher.stats = stats
+
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` codes in all (a bulk load's one allocation; flat only)."""
+        if self._flat is not None:
+            self._flat.reserve(rows)
 
     def add(self, ids: IdArray, codes: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(codes, dtype=np.uint8), _as_ids(ids))
+        if not len(ids):
+            return
+        codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(len(ids), self.dimensions // 8)
+        if self._flat is not None:
+            self._flat.add(_as_ids(ids), codes)
+        else:
+            self._ivf.add_with_ids(codes, _as_ids(ids))
 
     def remove(self, ids: IdArray) -> int:
         if not len(ids):
             return 0
-        return int(self._index.remove_ids(_as_ids(ids)))
+        if self._flat is not None:
+            return self._flat.remove(_as_ids(ids))
+        return int(self._ivf.remove_ids(_as_ids(ids)))
 
     def search(
         self, query_bits: np.ndarray, k: int, *, allowed: IdArray | None = None, nprobe: int | None = None
     ) -> tuple[IdArray, npt.NDArray[np.int32]]:
-        """Ids and Hamming distances of the ``k`` nearest codes, nearest first (only ``allowed`` ids)."""
+        """Ids and Hamming distances of the ``k`` nearest codes, nearest first, ties by smaller id (flat;
+        IVF keeps FAISS's order), only ``allowed`` ids. Concurrent flat searches share one scan."""
         _one_thread()
-        if k <= 0 or len(self) == 0:
+        if k <= 0 or len(self) == 0 or (allowed is not None and not len(allowed)):
             return np.empty(0, np.int64), np.empty(0, np.int32)
-        query = np.ascontiguousarray(query_bits, dtype=np.uint8).reshape(1, -1)
-        params = None
-        bitmap = None
+        query = np.ascontiguousarray(query_bits, dtype=np.uint8).reshape(-1)
+        if self._flat is not None:
+            return self._flat.search(query, k, allowed)
         if allowed is not None:
-            if not len(allowed):
-                return np.empty(0, np.int64), np.empty(0, np.int32)
-            if not self.supports_selector:
-                raise InvalidInputError("An IVF binary index cannot filter inside the search.")
-            params = faiss.SearchParameters()
-            bitmap = _bitmap(allowed)
-            # the selector points into ``bitmap``; the local keeps it alive until the search returns
-            params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
-        elif self.kind == "ivf":
-            params = faiss.SearchParametersIVF()
-            params.nprobe = self.nprobe if nprobe is None else nprobe
-        distances, labels = self._index.search(query, min(k, len(self)), params=params)
-        del bitmap
+            raise InvalidInputError("An IVF binary index cannot filter inside the search.")
+        params = faiss.SearchParametersIVF()
+        params.nprobe = self.nprobe if nprobe is None else nprobe
+        distances, labels = self._ivf.search(query.reshape(1, -1), min(k, len(self)), params=params)
         keep = labels[0] != _MISSING
         return labels[0][keep].astype(np.int64), distances[0][keep].astype(np.int32)
 
     def memory_bytes(self) -> int:
-        """Bytes the index occupies (its serialized size: codes, ids and, for IVF, the centroids)."""
-        return int(faiss.serialize_index_binary(self._index).nbytes)
+        """Bytes the index occupies (flat: codes, ids, live flags; IVF: its serialized size)."""
+        if self._flat is not None:
+            return self._flat.memory_bytes()
+        return int(faiss.serialize_index_binary(self._ivf).nbytes)
+
+    def live_codes(self) -> tuple[IdArray, npt.NDArray[np.uint8]]:
+        """(ids, codes) of every code held, in id order (a copy; flat only: IVF raises)."""
+        if self._flat is None:
+            raise InvalidInputError("An IVF binary index does not hand out its codes.")
+        return self._flat.live_pairs()
 
     def to_bytes(self) -> np.ndarray:
-        return np.asarray(faiss.serialize_index_binary(self._index))
+        if self._flat is None:
+            return np.asarray(faiss.serialize_index_binary(self._ivf))
+        ids, codes = self._flat.live_pairs()
+        mapped = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(self.dimensions))
+        if len(ids):
+            mapped.add_with_ids(np.ascontiguousarray(codes), ids)
+        return np.asarray(faiss.serialize_index_binary(mapped))
 
     @classmethod
     def from_bytes(cls, data: np.ndarray, *, kind: str, nlist: int, nprobe: int) -> BinaryIndex:
@@ -132,23 +171,31 @@ class BinaryIndex:
         except RuntimeError as exc:
             raise CorruptStoreError(f"The binary index snapshot cannot be read: {exc}") from exc
         index = cls(int(raw.d), kind=kind, nlist=nlist, nprobe=nprobe)
-        index._index = raw  # deserialize returns the concrete, owning type; a downcast copy would dangle
-        index.kind = "ivf" if isinstance(index._index, faiss.IndexBinaryIVF) else "flat"
+        if isinstance(raw, faiss.IndexBinaryIVF):
+            index._ivf, index._flat, index.kind = raw, None, "ivf"
+            return index
+        if not isinstance(raw, faiss.IndexBinaryIDMap):
+            raise CorruptStoreError(f"The binary index snapshot holds an unexpected {type(raw).__name__}.")
+        inner: Any = faiss.downcast_IndexBinary(raw.index)
+        codes = faiss.vector_to_array(inner.xb).reshape(-1, int(raw.d) // 8)
+        ids = faiss.vector_to_array(raw.id_map).astype(np.int64)
+        if len(ids) != len(codes):
+            raise CorruptStoreError("The binary index snapshot's ids and codes do not match.")
+        index.reserve(len(ids))
+        index.add(ids, codes)
         return index
 
 
 def hamming_top_k(
     query_bits: np.ndarray, codes: np.ndarray, ids: IdArray, k: int
 ) -> tuple[IdArray, npt.NDArray[np.int32]]:
-    """Exact Hamming top-k over an explicit subset (the filter path of indexes without id selectors)."""
-    _one_thread()
-    flat = faiss.IndexBinaryFlat(int(codes.shape[1]) * 8)
-    flat.add(np.ascontiguousarray(codes, dtype=np.uint8))
-    kk = min(k, len(ids))
-    if kk <= 0:
+    """Exact Hamming top-k over an explicit subset (the filter path of indexes without id selectors),
+    nearest first, ties by smaller id."""
+    if k <= 0 or not len(ids):
         return np.empty(0, np.int64), np.empty(0, np.int32)
-    distances, positions = flat.search(np.ascontiguousarray(query_bits, dtype=np.uint8).reshape(1, -1), kk)
-    return ids[positions[0]].astype(np.int64), distances[0].astype(np.int32)
+    order = np.argsort(ids, kind="stable")
+    slots, distances = scan_top_k(np.ascontiguousarray(codes, dtype=np.uint8)[order], query_bits, k)[0]
+    return np.asarray(ids)[order][slots].astype(np.int64), distances
 
 
 class FloatFlatIndex:
@@ -172,12 +219,3 @@ class FloatFlatIndex:
 
 def _as_ids(ids: np.ndarray) -> IdArray:
     return np.ascontiguousarray(ids, dtype=np.int64)
-
-
-def _bitmap(ids: IdArray) -> npt.NDArray[np.uint8]:
-    """A little-endian bit set over ids (bit i of byte i // 8), as faiss.IDSelectorBitmap reads it."""
-    if not len(ids):
-        return np.zeros(1, np.uint8)
-    flags = np.zeros(int(ids.max()) + 1, dtype=bool)
-    flags[ids] = True
-    return np.packbits(flags, bitorder="little")

@@ -25,6 +25,7 @@ from rag.errors import (
     StoreLockedError,
 )
 from rag.fingerprint import CollectionFingerprint
+from rag.scan_batcher import ScanStats
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.committed import committed_from
 from rag.store.lexical import LexicalState
@@ -209,6 +210,11 @@ class Collection:
     @property
     def settings(self) -> dict[str, Any]:
         return dict(json.loads(self._meta()["settings"]))
+
+    @property
+    def scan_stats(self) -> ScanStats:
+        """Batched Hamming scans of this handle so far (concurrent searches share one scan)."""
+        return self._vectors.scan_stats
 
     def info(self) -> CollectionInfo:
         with self._reading() as conn:

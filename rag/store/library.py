@@ -22,6 +22,7 @@ from rag.errors import (
     InvalidInputError,
 )
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint, check_compatible
+from rag.scan_batcher import ScanStats
 from rag.store import writes
 from rag.store.collection import DB_FILE, LOCK_FILE, Collection
 from rag.store.lock import WriteLock
@@ -161,6 +162,17 @@ class Library:
             path.rename(trash)
             fsync_directory(self.root)
         shutil.rmtree(trash, ignore_errors=True)
+
+    def scan_stats(self) -> ScanStats:
+        """Batched Hamming scans (batches, queries) summed over the open collection handles."""
+        total = ScanStats()
+        with self._guard:
+            for collection in self._open.values():
+                stats = collection.scan_stats
+                total.batches += stats.batches
+                total.queries += stats.queries
+                total.largest = max(total.largest, stats.largest)
+        return total
 
     def close(self) -> None:
         with self._guard:

@@ -16,6 +16,7 @@ import numpy as np
 
 from rag.errors import InvalidInputError
 from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
+from rag.scan_batcher import ScanStats
 from rag.store import snapshot
 from rag.store.committed import Committed
 from rag.store.lock import ReadWriteLock
@@ -35,6 +36,8 @@ class VectorState:
         self._id_to_row = np.full(0, -1, dtype=np.int64)
         self._views: RowViews | None = None
         self._lock = ReadWriteLock()
+        # batched flat scans over this state's lifetime (every index it builds counts here)
+        self.scan_stats = ScanStats()
 
     def refresh(self, conn: sqlite3.Connection, committed: Committed) -> None:
         """Catch up with (or rebuild from) what ``conn``'s open read transaction sees.
@@ -66,6 +69,8 @@ class VectorState:
 
     def _reset(self, committed: Committed, index: BinaryIndex | None, id_to_row: IdArray) -> None:
         self._index = index
+        if index is not None:
+            index.count_scans_in(self.scan_stats)
         self._id_to_row = id_to_row
         self._views = committed.files(self.directory).views(committed.rows) if committed.dimensions else None
         self.generation = committed.generation

@@ -29,6 +29,17 @@ def test_benchmark_runs_on_a_small_size(monkeypatch: pytest.MonkeyPatch) -> None
     assert result["float32_flat"]["recall_vs_int8_exact"] > 0.5
     assert result["bytes_per_chunk"]["ours_resident"] < 256 / 8 + 32
     assert "binary top-40 + int8 rescore" in bench.table(result)
+    # the scan's contract (issue 14): the floor and the default cascade, measured in the same run
+    floor = result["floor"]
+    assert floor["bandwidth_gb_s"] > 0 and floor["hamming_floor_ms"] > 0
+    assert result["hamming_vs_floor"] == pytest.approx(
+        result["hamming_scan"]["p50"] / floor["hamming_floor_ms"]
+    )
+    cascade = result["default_cascade"]
+    assert cascade["p50"] > 0 and cascade["speedup_p50"] > 0 and 0.5 < cascade["recall_vs_int8_exact"] <= 1.0
+    assert result["scan_batch"]["batch"] == 8 and result["scan_batch"]["speedup_vs_single"] > 0
+    assert result["hamming_faiss_flat"]["k"] == result["hamming_scan"]["k"] == 100
+    assert "x the floor" in bench.scan_table(result)
 
 
 def test_lexical_section_times_every_stage_through_the_store(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,95 @@
+"""Coalesce concurrent scans of one index into one multi-query scan (flat combining, no timer).
+
+A thread that wants a scan queues its request; if no scan is running it becomes the leader, takes every
+request waiting (up to ``max_batch``) and runs them as one batch; the others sleep until their result is
+set. A lone caller therefore scans at once (no added latency at one client), and under load a batch
+forms by itself from whatever arrived during the previous scan. The API runs each search on a pool
+thread, so concurrent searches of one collection meet here whatever path they took (``search``,
+``hybrid``, ``binary+int8``), and the codes are read once per batch instead of once per query.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Request = TypeVar("Request")
+Result = TypeVar("Result")
+
+
+@dataclass
+class _Ticket(Generic[Request, Result]):
+    request: Request
+    result: Result | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass
+class ScanStats:
+    """How many batched scans ran and how many queries they answered (queries / batches = mean batch)."""
+
+    batches: int = 0
+    queries: int = 0
+    largest: int = 0
+
+    def record(self, size: int) -> None:
+        self.batches += 1
+        self.queries += size
+        self.largest = max(self.largest, size)
+
+
+class ScanBatcher(Generic[Request, Result]):
+    """``submit(request)`` returns ``run([...])``'s answer for it, batched with concurrent submissions."""
+
+    def __init__(self, run: Callable[[list[Request]], list[Result]], *, max_batch: int = 32) -> None:
+        self._run = run
+        self.max_batch = max_batch
+        self._cond = threading.Condition()
+        self._pending: list[_Ticket[Request, Result]] = []
+        self._busy = False
+        self.stats = ScanStats()
+
+    def submit(self, request: Request) -> Result:
+        ticket: _Ticket[Request, Result] = _Ticket(request)
+        with self._cond:
+            self._pending.append(ticket)
+        while True:
+            batch = self._wait_or_lead(ticket)
+            if batch is None:
+                break
+            self._execute(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.result is not None
+        return ticket.result
+
+    def _wait_or_lead(self, ticket: _Ticket[Request, Result]) -> list[_Ticket[Request, Result]] | None:
+        """None once ``ticket`` is answered; else the batch this thread must now run as the leader."""
+        with self._cond:
+            while not ticket.done and self._busy:
+                self._cond.wait()
+            if ticket.done:
+                return None
+            self._busy = True
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            self.stats.record(len(batch))
+            return batch
+
+    def _execute(self, batch: list[_Ticket[Request, Result]]) -> None:
+        try:
+            results = self._run([t.request for t in batch])
+            for t, result in zip(batch, results, strict=True):
+                t.result = result
+        except BaseException as exc:  # every caller of the batch sees the error
+            for t in batch:
+                t.error = exc
+        finally:
+            with self._cond:
+                for t in batch:
+                    t.done = True
+                self._busy = False
+                self._cond.notify_all()

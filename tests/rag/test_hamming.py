@@ -1,0 +1,215 @@
+"""The exact Hamming scan (rag.hamming, rag.flat_codes, rag.scan_batcher) against a numpy oracle."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import faiss
+import numpy as np
+import pytest
+
+from rag import hamming
+from rag.index import BinaryIndex, hamming_top_k
+from rag.scan_batcher import ScanBatcher
+
+
+def _oracle(codes: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> tuple[list[int], list[int]]:
+    """Top-k (ids, distances) by distance, then id: popcounts in numpy, one full sort."""
+    distances = np.unpackbits(codes ^ query, axis=1).sum(axis=1)
+    order = np.lexsort((ids, distances))[:k]
+    return ids[order].tolist(), distances[order].tolist()
+
+
+def _codes(n: int, code_bytes: int, seed: int, values: int = 256) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, values, (n, code_bytes), dtype=np.uint8)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few rows, so that small tests cross many blocks and tighten the bounds often."""
+    monkeypatch.setattr(hamming, "SINGLE_BLOCK_ROWS", 37)
+    monkeypatch.setattr(hamming, "BATCH_BLOCK_BYTES", 16 * 53)
+    monkeypatch.setattr(hamming, "MIN_BATCH_ROWS", 1)
+
+
+@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 128])
+@pytest.mark.parametrize("k", [1, 10, 150, 5000])
+def test_scan_matches_the_oracle_for_one_and_many_queries(
+    small_blocks: None, code_bytes: int, k: int
+) -> None:
+    codes = _codes(600, code_bytes, seed=code_bytes)
+    queries = _codes(5, code_bytes, seed=99)
+    slots = np.arange(len(codes))
+    batched = hamming.scan_top_k(codes, queries, k)
+    for query, (found, distances) in zip(queries, batched, strict=True):
+        assert (found.tolist(), distances.tolist()) == _oracle(codes, slots, query, k)
+        single = hamming.scan_top_k(codes, query, k)[0]
+        assert single[0].tolist() == found.tolist() and single[1].tolist() == distances.tolist()
+
+
+def test_ties_are_broken_by_the_smaller_slot(small_blocks: None) -> None:
+    codes = _codes(500, 1, seed=3, values=4)  # 2 bits of 8 vary: hundreds of rows at each distance
+    query = np.zeros(1, np.uint8)
+    found, distances = hamming.scan_top_k(codes, query, 120)[0]
+    assert (found.tolist(), distances.tolist()) == _oracle(codes, np.arange(500), query, 120)
+    assert len(set(distances.tolist())) < len(found)  # the case did have ties
+
+
+def test_masks_restrict_each_query_to_its_rows(small_blocks: None) -> None:
+    codes = _codes(400, 16, seed=5)
+    queries = _codes(4, 16, seed=6)
+    rng = np.random.default_rng(7)
+    masks = [None, rng.random(400) < 0.5, np.zeros(400, bool), rng.random(400) < 0.02]
+    for query, mask, (found, distances) in zip(
+        queries, masks, hamming.scan_top_k(codes, queries, 30, masks), strict=True
+    ):
+        rows = np.arange(400) if mask is None else np.flatnonzero(mask)
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 30)
+        if mask is not None:
+            single = hamming.scan_top_k(codes, query, 30, [mask])[0]
+            assert single[0].tolist() == found.tolist()
+
+
+def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
+    codes, queries = _codes(500, 8, seed=22), _codes(3, 8, seed=23)
+    live = np.random.default_rng(24).random(500) < 0.7
+    rows = np.flatnonzero(live)
+    for query, (found, distances) in zip(
+        queries, hamming.scan_top_k(codes, queries, 25, [live] * 3), strict=True
+    ):
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
+
+
+def test_the_kernel_agrees_with_numpy_popcounts() -> None:
+    codes, queries = _codes(300, 128, seed=8), _codes(3, 128, seed=9)
+    expected = np.stack([np.unpackbits(codes ^ q, axis=1).sum(axis=1) for q in queries])
+    assert (hamming.distances(queries, codes) == expected).all()
+    assert hamming.scan_top_k(codes[:0], queries[0], 5)[0][0].size == 0
+    assert hamming.scan_top_k(codes, queries[0], 0)[0][0].size == 0
+
+
+def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) -> None:
+    codes = _codes(3000, 2, seed=10, values=16)  # 8 varying bits: many ties
+    ids = np.arange(3000, dtype=np.int64) * 5 + 11
+    index = BinaryIndex.build(16, ids, codes)
+    gone = ids[::3]
+    assert index.remove(gone) == len(gone) and index.remove(gone) == 0
+    alive = np.ones(3000, bool)
+    alive[::3] = False
+    rng = np.random.default_rng(11)
+    wide = np.sort(rng.choice(ids, 1500, replace=False))  # masked inside the scan
+    narrow = np.sort(rng.choice(ids, 60, replace=False))  # gathered: fewer than 1/16 of the rows
+    for query in _codes(3, 2, seed=12):
+        for allowed in (None, wide, narrow):
+            keep = alive if allowed is None else alive & np.isin(ids, allowed)
+            for k in (7, 400, 4000):
+                found, distances = index.search(query, k, allowed=allowed)
+                assert (found.tolist(), distances.tolist()) == _oracle(codes[keep], ids[keep], query, k)
+
+
+def test_out_of_order_adds_and_compaction_keep_ids(small_blocks: None) -> None:
+    codes = _codes(4000, 16, seed=13)
+    ids = np.random.default_rng(14).permutation(4000).astype(np.int64) + 100
+    index = BinaryIndex(128)
+    for start in range(0, 4000, 700):  # batches in no particular id order: the index re-sorts
+        index.add(ids[start : start + 700], codes[start : start + 700])
+    removed = ids[:2500]  # more than a quarter: dead slots are squeezed out
+    assert index.remove(removed) == 2500
+    assert len(index) == 1500 and index.memory_bytes() > 0
+    for query in _codes(3, 16, seed=15):
+        found, distances = index.search(query, 50)
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[2500:], ids[2500:], query, 50)
+    copy = BinaryIndex.from_bytes(index.to_bytes(), kind="flat", nlist=1, nprobe=1)
+    query = _codes(1, 16, seed=16)[0]
+    assert [a.tolist() for a in copy.search(query, 99)] == [a.tolist() for a in index.search(query, 99)]
+
+
+def test_a_snapshot_of_the_faiss_flat_index_loads() -> None:
+    """Snapshots written before the scan hold a FAISS IndexBinaryIDMap(IndexBinaryFlat): they still load."""
+    codes = _codes(200, 16, seed=17)
+    ids = np.arange(200, dtype=np.int64) * 2
+    old: Any = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(128))
+    old.add_with_ids(codes, ids)
+    old.remove_ids(ids[:10])
+    index = BinaryIndex.from_bytes(
+        np.asarray(faiss.serialize_index_binary(old)), kind="flat", nlist=1, nprobe=1
+    )
+    assert len(index) == 190
+    query = codes[50]
+    found, distances = index.search(query, 15)
+    assert (found.tolist(), distances.tolist()) == _oracle(codes[10:], ids[10:], query, 15)
+
+
+def test_hamming_top_k_on_a_subset_orders_ties_by_id() -> None:
+    codes = _codes(300, 1, seed=18, values=4)
+    ids = np.random.default_rng(19).permutation(300).astype(np.int64)
+    found, distances = hamming_top_k(np.zeros(1, np.uint8), codes, ids, 40)
+    assert (found.tolist(), distances.tolist()) == _oracle(codes, ids, np.zeros(1, np.uint8), 40)
+
+
+def test_concurrent_searches_share_one_scan_and_answer_as_alone() -> None:
+    codes = _codes(20_000, 128, seed=20)
+    ids = np.arange(20_000, dtype=np.int64)
+    index = BinaryIndex.build(1024, ids, codes)
+    queries = _codes(12, 128, seed=21)
+    alone = [index.search(q, 10 + i) for i, q in enumerate(queries)]
+    stats = index.scan_stats
+    assert stats is not None
+    before = stats.batches
+    results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+    start = threading.Barrier(len(queries))
+
+    def search(i: int) -> None:
+        start.wait()
+        for _ in range(5):
+            results[i] = index.search(queries[i], 10 + i)
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in range(len(queries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, result in enumerate(results):
+        assert result is not None
+        assert result[0].tolist() == alone[i][0].tolist() and result[1].tolist() == alone[i][1].tolist()
+    assert stats.queries - len(queries) >= 5 * len(queries) - 1
+    assert stats.batches - before < 5 * len(queries)  # some scans answered several queries
+
+
+def test_the_batcher_runs_what_waits_as_one_batch_and_passes_errors() -> None:
+    entered, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def run(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
+        if len(batches) == 1:
+            entered.set()
+            release.wait(5)
+        if -1 in requests:
+            raise ValueError("bad request")
+        return [r * 10 for r in requests]
+
+    batcher: ScanBatcher[int, int] = ScanBatcher(run)
+    answers: dict[int, int | str] = {}
+
+    def submit(value: int) -> None:
+        try:
+            answers[value] = batcher.submit(value)
+        except ValueError as exc:
+            answers[value] = str(exc)
+
+    first = threading.Thread(target=submit, args=(1,))
+    first.start()
+    assert entered.wait(5)
+    waiting = [threading.Thread(target=submit, args=(v,)) for v in (2, 3, -1)]
+    for t in waiting:
+        t.start()
+    while len(batcher._pending) < 3:  # all three queued behind the running scan
+        threading.Event().wait(0.001)
+    release.set()
+    for t in [first, *waiting]:
+        t.join(5)
+    assert batches[0] == [1] and sorted(batches[1]) == [-1, 2, 3]
+    assert answers == {1: 10, 2: "bad request", 3: "bad request", -1: "bad request"}
+    assert batcher.stats.batches == 2 and batcher.stats.queries == 4 and batcher.stats.largest == 3
