@@ -97,14 +97,15 @@ def ingest_command(
     """
     settings = state(ctx).settings
     address = ray_address if ray_address is not None else settings.ray_address
-    if address is None:  # the model here: the chunk sizes follow its window
-        model = load_embedder_from_settings(settings)
-        embedder: Embedder | EmbeddingStage = model
-        window = model.max_input_tokens
-        options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
-    else:  # on a cluster the model loads in the actors only: chunk sizes from the settings
-        options = IngestOptions.from_settings(settings, keep_floats=keep_floats)
-        embedder = ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), options)
+
+    def sized(window: int | None) -> IngestOptions:  # the chunk sizes follow the document model's window
+        return IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
+
+    if address is None:  # the model here
+        embedder: Embedder | EmbeddingStage = load_embedder_from_settings(settings)
+    else:  # on a cluster the model loads in Ray tasks and actors only: they report its window
+        embedder = ray_stage(address or settings.ray_address, ModelOptions.from_settings(settings), sized)
+    options = sized(embedder.max_input_tokens)
     library = Library(settings.data_dir)
     try:
         ingestor = Ingestor(library, embedder, options)
