@@ -20,7 +20,6 @@ Sizes up to 1M chunks work (``--lexical-sizes 300000,1000000``; minutes of build
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -28,16 +27,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from search_fts5 import rebuild_fts5, search_before
 
 from rag.embedding.fake import HashEmbedder
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
-from rag.fusion import fuse, resolve_hybrid
 from rag.quantization import calibrate_scale, quantize_scaled
-from rag.search import MIN_CANDIDATES, Searcher
+from rag.search import Searcher
 from rag.store import Collection, Library
-from rag.store.collection import DB_FILE
-from rag.timing import elapsed_ms
-from rag.types import ChunkRecord, DocumentRecord, Embeddings, SearchMode
+from rag.types import ChunkRecord, DocumentRecord, Embeddings
 
 VOCABULARY = 5000
 ZIPF_S = 1.0
@@ -47,9 +44,8 @@ MODES = ("binary+int8", "bm25", "hybrid")
 # The stages as they were before the top-k lexical index and the pool floor (timed in the same run).
 BEFORE = ("binary+int8 [before: pool k x m]", "bm25 [before: fts5]", "hybrid [before: fts5]")
 TOP_K, MULTIPLIER = 10, 4
-# Idle time before each query, as a service between requests: without it the bench never sleeps, and on a
-# loaded machine the scheduler preempts whichever query its time slice ends in (a multi-ms wall-time step
-# that falls on the longer modes more often than their CPU time says).
+# Idle time before each query, as a service has between requests: a bench that never sleeps is preempted on a
+# loaded machine in whichever query its time slice ends (multi-ms steps, more often in the longer modes).
 IDLE_S = 0.002
 # "cpu": the calling thread's CPU time (time.thread_time); preemption on a loaded machine does not inflate it
 STAGES = ("total", "hamming", "rescore", "lexical", "fusion", "hydrate", "cpu")
@@ -157,41 +153,8 @@ def stage_percentiles(timings: list[dict[str, float]]) -> dict[str, dict[str, fl
     return out
 
 
-def search_before(collection: Collection, mode: str, query: str, embedded: Embeddings) -> dict[str, float]:
-    """One search the way the replaced code ran it; its stage timings (ms)."""
-    timings = dict.fromkeys(STAGES, 0.0)
-    started = time.perf_counter()
-    with collection.reading() as view:
-        dense: list[tuple[int, float]] = []
-        if not mode.startswith("bm25"):
-            depth = TOP_K if mode.startswith("binary") else max(TOP_K * MULTIPLIER, MIN_CANDIDATES)
-            dense, stage = view.search_vectors(
-                embedded, mode=SearchMode.BINARY_INT8, top_k=depth, rescore_multiplier=MULTIPLIER, filter=None
-            )
-            timings.update(stage)
-        scored = dense
-        if not mode.startswith("binary"):
-            lexical_started = time.perf_counter()
-            depth = TOP_K if mode.startswith("bm25") else max(TOP_K * MULTIPLIER, MIN_CANDIDATES)
-            scored = view.bm25_fts5(query, top_k=depth, filter=None)
-            timings["lexical"] = elapsed_ms(lexical_started)
-        if mode.startswith("hybrid"):
-            fusion_started = time.perf_counter()
-            settings = resolve_hybrid(view.settings)
-            scored = fuse(dense, scored, method=settings["method"], weight=settings["weight"], top_k=TOP_K)
-            timings["fusion"] = elapsed_ms(fusion_started)
-        hydrate_started = time.perf_counter()
-        view.hydrate(scored[:TOP_K])
-        timings["hydrate"] = elapsed_ms(hydrate_started)
-    timings["total"] = elapsed_ms(started)
-    return timings
-
-
-Queries = list[tuple[str, Embeddings]]
-
-
 def interleaved(
-    searcher: Searcher, collection: Collection, names: tuple[str, ...], query_set: Queries
+    searcher: Searcher, collection: Collection, names: tuple[str, ...], queries: list[tuple[str, Embeddings]]
 ) -> dict[str, list[dict[str, float]]]:
     """Each query in every mode (rotating which goes first), so that the load of a shared machine falls on
     all modes alike rather than on whichever block of queries it coincides with; a warm-up of 5 queries."""
@@ -206,27 +169,15 @@ def interleaved(
         timings["cpu"] = 1e3 * (time.thread_time() - started)
         return timings
 
-    for query, embedded in query_set[:5]:  # warm-up: page cache, statement cache
+    for query, embedded in queries[:5]:  # warm-up: page cache, statement cache
         for name in names:
             one(name, query, embedded)
     out: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    for i, (query, embedded) in enumerate(query_set):
+    for i, (query, embedded) in enumerate(queries):
         for j in range(len(names)):
             name = names[(i + j) % len(names)]
             out[name].append(one(name, query, embedded))
     return out
-
-
-def rebuild_fts5(collection: Collection) -> float:
-    """Seconds FTS5 takes to index the same chunks (its ``rebuild`` of ``chunks_fts`` from ``chunks``, in
-    one transaction of a separate connection): the cost the derived tantivy index is compared with."""
-    conn = sqlite3.connect(collection.directory / DB_FILE, isolation_level=None, timeout=60)
-    try:
-        started = time.perf_counter()
-        conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
-        return time.perf_counter() - started
-    finally:
-        conn.close()
 
 
 def run_lexical(n: int, d: int, queries: int, top_word_queries: int, seed: int = 0) -> dict[str, Any]:
