@@ -43,7 +43,6 @@ BATCH_CHUNKS = 5000
 MODES = ("binary+int8", "bm25", "hybrid")
 # The stages as they were before the top-k lexical index and the pool floor (timed in the same run).
 BEFORE = ("binary+int8 [before: pool k x m]", "bm25 [before: fts5]", "hybrid [before: fts5]")
-TOP_K, MULTIPLIER = 10, 4
 # Idle time before each query, as a service has between requests: a bench that never sleeps is preempted on a
 # loaded machine in whichever query its time slice ends (multi-ms steps, more often in the longer modes).
 IDLE_S = 0.002
