@@ -42,6 +42,10 @@ class _Waiting:
     def count_truncated(self, documents: list[list[str]]) -> list[int]:
         return self.inner.count_truncated(documents)
 
+    @property
+    def max_input_tokens(self) -> int | None:
+        return self.inner.max_input_tokens
+
     def load(
         self,
         paths: Sequence[Path],

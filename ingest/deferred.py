@@ -65,6 +65,10 @@ class StoredStage:
     def api_usage(self) -> ApiUsage:
         return ApiUsage()
 
+    @property
+    def max_input_tokens(self) -> int | None:
+        return None  # no model: the chunk sizes are the stored chunker's (``stored_fingerprint``)
+
 
 def stored_fingerprint(
     library: Library, collection: str, settings: Settings, options: IngestOptions

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,8 @@ class EmbedderActor:
     """One embedding worker of the pool: loads the model once, then embeds batches of whole documents.
 
     Each output row holds the document's int8 codes, packed bits and (with ``keep_floats``) floats as
-    bytes, its chunk count and width, and ``error``: empty, or why the embedder refused the document."""
+    bytes, its chunk count, ``truncated`` (its chunks the model cut, ``Embedder.count_truncated``) and
+    ``error``: empty, or why the embedder refused the document."""
 
     def __init__(self, options: ModelOptions, keep_floats: bool) -> None:
         self.embedder = load_embedder(options)
@@ -66,6 +67,7 @@ class EmbedderActor:
 
         return {
             "index": np.asarray(batch["index"], dtype=np.int64),
+            "truncated": np.asarray(self.embedder.count_truncated(documents), dtype=np.int64),
             "chunks": np.array([len(v) if v else 0 for v in vectors], dtype=np.int64),
             "int8": column([v.int8.tobytes() if v else b"" for v in vectors]),
             "bits": column([v.bits.tobytes() if v else b"" for v in vectors]),
@@ -78,7 +80,10 @@ class RayStage:
     """The pipeline's embedding stage on a Ray cluster (``address``: ``auto`` joins a running cluster,
     ``None`` or ``local`` starts one on this machine, else ``ray://host:port`` or ``host:port``).
 
-    ``actors``: embedding actors in the pool (default: one per GPU of the cluster, else one);
+    ``options``: how the loading tasks chunk, or a function of the document model's window giving them
+    (``IngestOptions.from_settings(settings, max_input_tokens=window)``, as a local run derives them): the
+    window is known once a task has loaded the model. ``actors``: embedding actors in the pool (default: one
+    per GPU of the cluster, else one);
     ``actor_class``: the actor to run (a subclass of ``EmbedderActor``). Call ``close`` when done: it
     disconnects from (or stops) the cluster this stage joined (or started)."""
 
@@ -86,7 +91,7 @@ class RayStage:
         self,
         address: str | None,
         model_options: ModelOptions,
-        options: IngestOptions,
+        options: IngestOptions | Callable[[int | None], IngestOptions],
         *,
         actors: int | None = None,
         actor_class: type[EmbedderActor] = EmbedderActor,
@@ -103,16 +108,23 @@ class RayStage:
         self.gpus_per_actor = 1 if gpus else 0
         self.actors = actors or max(gpus, 1)
         self.model_options = model_options
-        self.options = options
         self.actor_class = actor_class
-        self._fingerprint: EmbedderFingerprint = _get(
-            ray.remote(_fingerprint_of).options(num_gpus=self.gpus_per_actor).remote(model_options)
-        )
+        facts = ray.remote(_model_facts).options(num_gpus=self.gpus_per_actor).remote(model_options)
+        fingerprint, window = _get(facts)
+        self._fingerprint: EmbedderFingerprint = fingerprint
+        self._max_input_tokens: int | None = window
+        self.options = options if isinstance(options, IngestOptions) else options(window)
+        self._truncated: dict[tuple[str, ...], int] = {}  # a document's chunks -> how many the model cut
 
     @property
     def fingerprint(self) -> EmbedderFingerprint:
         """The embedder's fingerprint, from a Ray task (the driver never loads the model)."""
         return self._fingerprint
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        """The document model's window, from the same task as the fingerprint."""
+        return self._max_input_tokens
 
     def close(self) -> None:
         if self.owns_ray and ray.is_initialized():
@@ -160,15 +172,21 @@ class RayStage:
         return ApiUsage()
 
     def count_truncated(self, documents: list[list[str]]) -> list[int]:
-        """Not counted on the cluster yet: the driver holds no tokenizer of the model (a known gap, in
-        docs/scale-out.md); the actors embed with the same truncation as a local run."""
-        return [0] * len(documents)
+        """Chunks per document that the model cut, as the actors counted them while embedding (any other
+        document is counted by a Ray task that loads the model)."""
+        missing = [texts for texts in documents if tuple(texts) not in self._truncated]
+        if missing:
+            task = ray.remote(_count_truncated).options(num_gpus=self.gpus_per_actor)
+            counted = _get(task.remote(self.model_options, missing))
+            self._truncated.update(zip(map(tuple, missing), counted, strict=True))
+        return [self._truncated[tuple(texts)] for texts in documents]
 
     def embed(self, pending: list[Pending], budget: int, keep_floats: bool) -> Iterator[list[Embedded]]:
         """All of ``pending`` in one Ray Data job; write batches as the vectors stream back in order."""
         if not pending:
             return
         rows = iter(self._dataset(pending, keep_floats).iter_rows())
+        self._truncated = {}
         position = 0
         for batch in batches(pending, budget):
             embedded: list[Embedded] = []
@@ -177,6 +195,7 @@ class RayStage:
                 if int(row["index"]) != position:
                     raise EmbeddingError(f"Ray returned document {row['index']} where {position} was due.")
                 embedded.append((item, _decode(row)))
+                self._truncated[tuple(item.texts)] = int(row["truncated"])
                 position += 1
             yield embedded
 
@@ -233,8 +252,13 @@ def _working_directory(path: str) -> Iterator[None]:
         os.chdir(before)
 
 
-def _fingerprint_of(options: ModelOptions) -> EmbedderFingerprint:
-    return load_embedder(options).fingerprint
+def _model_facts(options: ModelOptions) -> tuple[EmbedderFingerprint, int | None]:
+    embedder = load_embedder(options)
+    return embedder.fingerprint, embedder.max_input_tokens
+
+
+def _count_truncated(options: ModelOptions, documents: list[list[str]]) -> list[int]:
+    return load_embedder(options).count_truncated(documents)
 
 
 def _decode(row: dict[str, Any]) -> Embeddings | str:

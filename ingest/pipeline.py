@@ -46,9 +46,12 @@ DUPLICATE_ID = "duplicate document id (an earlier document in this batch has the
 ProgressCallback = Callable[[IngestProgress], None]
 
 
-def ray_stage(address: str | None, models: ModelOptions, options: IngestOptions) -> EmbeddingStage:
-    """An embedding stage on the Ray cluster at ``address`` (None: start one here). Ray is imported only
-    now, so that ingesting without a cluster never loads it."""
+def ray_stage(
+    address: str | None, models: ModelOptions, options: IngestOptions | Callable[[int | None], IngestOptions]
+) -> EmbeddingStage:
+    """An embedding stage on the Ray cluster at ``address`` (None: start one here); ``options``: how it
+    chunks, or a function of the model's window giving that (``RayStage``). Ray is imported only now, so
+    that ingesting without a cluster never loads it."""
     from ingest.distributed import RayStage
 
     return RayStage(address, models, options)

@@ -63,6 +63,12 @@ class EmbeddingStage(Protocol):
         ...
 
     @property
+    def max_input_tokens(self) -> int | None:
+        """The document model's window (``Embedder.max_input_tokens``): the default chunk sizes follow it
+        (``IngestOptions.from_settings(..., max_input_tokens=...)``, wherever the model runs)."""
+        ...
+
+    @property
     def api_usage(self) -> ApiUsage:
         """What a billed backend has used so far (``Embedder.api_usage``)."""
         ...
@@ -91,6 +97,10 @@ class LocalStage:
 
     def count_truncated(self, documents: list[list[str]]) -> list[int]:
         return self.embedder.count_truncated(documents)
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        return self.embedder.max_input_tokens
 
     @property
     def api_usage(self) -> ApiUsage:

@@ -19,6 +19,7 @@ the other list, then the id, so that ``weight = 1`` (``0``) reproduces the dense
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -72,7 +73,10 @@ def fuse(
         first, second = (d, lx) if weight >= 0.5 else (lx, d)
         return (-score, first, second, doc)
 
-    return sorted(fused.items(), key=order)[:top_k]
+    # only items scoring at least the top_k-th best score can be in the answer: order those alone (the
+    # tie-breaking key costs two lookups per item; a hybrid query fuses ~200 items to keep 10)
+    cutoff = heapq.nlargest(top_k, fused.values())[-1] if len(fused) > top_k else -math.inf
+    return sorted((item for item in fused.items() if item[1] >= cutoff), key=order)[:top_k]
 
 
 def resolve_hybrid(settings: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -19,9 +19,11 @@ ray = pytest.importorskip("ray")
 
 from ingest.distributed import EmbedderActor, RayStage  # noqa: E402
 from ingest.pipeline import IngestOptions, Ingestor, IngestSummary  # noqa: E402
+from ingest.summary import DEFAULT_MAX_TOKENS, chunk_sizes  # noqa: E402
 from rag.embedding.base import Embedder  # noqa: E402
 from rag.embedding.factory import ModelOptions, load_embedder  # noqa: E402
 from rag.errors import InvalidInputError  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 from rag.store import Collection, Library  # noqa: E402
 from rag.types import Embeddings, SearchMode  # noqa: E402
 from tests.conftest import REPO_ROOT  # noqa: E402
@@ -127,6 +129,41 @@ def test_a_ray_ingest_equals_a_serial_one_with_minilm(cluster: str, tmp_path: Pa
     assert (
         stage.load([corpus], (), (), stored, max_file_bytes=2**26).chunked == {}
     )  # ...except what is stored unchanged
+
+
+@pytest.mark.slow
+def test_ray_chunk_sizes_follow_the_window_and_cut_chunks_are_counted(cluster: str, tmp_path: Path) -> None:
+    """The cluster reports the model's window, the chunk sizes follow it as a local run's do (the same
+    ``IngestOptions.from_settings``), and chunks over the window are counted as the local stage counts
+    them."""
+
+    def sized(window: int | None) -> IngestOptions:
+        return IngestOptions.from_settings(Settings(), max_input_tokens=window)
+
+    local = load_embedder(MINILM)
+    derived = RayStage(cluster, MINILM, sized, actors=1)
+    assert derived.max_input_tokens == local.max_input_tokens == 256
+    assert derived.options == sized(local.max_input_tokens)
+    assert derived.options.max_tokens == chunk_sizes(256)[1] < DEFAULT_MAX_TOKENS
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(4):  # ~2 chunks of up to 400 cl100k tokens each, digits and words: over 256 word pieces
+        words = " ".join(f"reading{k * (n + 3)} of 0.{k}{n} mg/kg (p<0.0{k % 9 + 1})" for k in range(90))
+        (corpus / f"long{n}.md").write_text(f"# Long {n}\n\n{words}\n")
+    wide = IngestOptions(target_tokens=300, max_tokens=400, batch_tokens=2000)
+    library = Library(tmp_path / "serial")
+    try:
+        serial = Ingestor(library, local, wide).ingest_paths([corpus], collection="c")
+    finally:
+        library.close()
+    library = Library(tmp_path / "ray")
+    try:
+        stage = RayStage(cluster, MINILM, wide)
+        distributed = Ingestor(library, stage, wide).ingest_paths([corpus], collection="c")
+    finally:
+        library.close()
+    assert serial.truncated > 0
+    assert distributed.truncated == serial.truncated and distributed.chunks == serial.chunks
 
 
 class RefusingActor(EmbedderActor):
