@@ -60,8 +60,10 @@ class SearchRequest(_Strict):
         None,
         ge=1,
         le=100,
-        description="Binary candidates rescored by int8 cosine, as a multiple of top_k "
-        "(default: RAG_RESCORE_MULTIPLIER).",
+        description="Rescore a fixed pool: max(top_k x this, 100) binary candidates rescored by int8 "
+        "cosine (binary+int8; hybrid's lists are as deep). Unset: RAG_RESCORE_MULTIPLIER if the server "
+        "sets it, else an adaptive depth per query (every candidate within a calibrated Hamming margin "
+        "of the max(top_k, 10)-th; see docs/api.md).",
     )
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter: {key: value}, {key: {'$in': [...]}}, {key: {'$gte': 1}}; ANDed."
@@ -108,6 +110,11 @@ class SearchResponse(BaseModel):
     timings: dict[str, float] = Field(description="Milliseconds per stage (also in Server-Timing).")
     model: str = Field(description="The query model that embedded the query.")
     mode: SearchMode = Field(description="The mode that answered.")
+    candidates: int | None = Field(
+        None,
+        description="Binary candidates rescored by int8 cosine (binary+int8, and hybrid's dense list): "
+        "the depth this query used; null in other modes.",
+    )
 
 
 class ContextRequest(_Strict):
