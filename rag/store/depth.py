@@ -1,14 +1,15 @@
 """How many Hamming candidates ``binary+int8`` rescores: a fixed pool, or one chosen per query (adaptive).
 
-A fixed pool (``top_k x rescore_multiplier``) is wasteful for a query whose nearest codes stand apart and short
-for one whose codes crowd together. The adaptive rule reads the crowding from the Hamming distances
-themselves: it rescores every candidate within ``margin x sqrt(d)`` bits of the reference candidate's distance
-(the ``max(top_k, REFERENCE_FLOOR)``-th nearest), within a generous pool fetched once. ``sqrt(d)`` is the scale
-of the noise in a Hamming distance (the binomial spread of ``d`` sign agreements), so the margin in units of it
-carries across model widths; the default was calibrated on real MiniLM vectors (docs/evaluation.md).
+A fixed pool (``top_k x rescore_multiplier``) is wasteful for a query whose nearest codes stand apart, and
+short for one whose codes crowd together. The adaptive rule reads the crowding from the Hamming distances
+themselves: it rescores every candidate within ``margin x sqrt(d)`` bits of the reference candidate's
+distance (the ``max(top_k, REFERENCE_FLOOR)``-th nearest), out of a generous pool fetched once. ``sqrt(d)`` is
+the scale of the noise in a Hamming distance (the binomial spread of ``d`` sign agreements), so a margin in
+units of it carries across model widths; the default was calibrated on real MiniLM vectors of SciFact and
+COVID-QA (docs/evaluation.md).
 
-Because the reference candidate does not move below ``REFERENCE_FLOOR``, every ``top_k`` up to it rescores the
-same candidates, so a shorter result list is a prefix of a longer one (the first hit does not depend on
+Because the reference candidate does not move below ``REFERENCE_FLOOR``, every ``top_k`` up to it rescores
+the same candidates, so a shorter result list is a prefix of a longer one (the first hit does not depend on
 ``top_k``). Candidates at the same distance are all in or all out, so the set does not depend on the order
 in which the scan returns ties (except at the pool's cap).
 """

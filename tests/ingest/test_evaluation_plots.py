@@ -18,8 +18,8 @@ from ingest.evaluation_report import rescore_table
 from ingest.pipeline import IngestOptions
 from rag.embedding.fake import HashEmbedder
 from rag.search import MIN_CANDIDATES
-from rag.store.depth import DEFAULT_ADAPTIVE
 from rag.store import Library
+from rag.store.depth import DEFAULT_ADAPTIVE
 from tests.conftest import REPO_ROOT
 from tests.ingest.cli import rag
 
@@ -111,7 +111,8 @@ def test_the_rescore_sweep_varies_the_real_depth_and_reports_it_beside_the_adapt
     assert rows[16]["ndcg@10"] == modes["int8-exact"]["ndcg@10"] and rows[16]["retention_ndcg@10"] == 1.0
     table = rescore_table(result).splitlines()
     assert table[0] == (
-        "| rescore | depth | depth@10 | ndcg@10 | answer_hit@10 | retention ndcg@10 | retention answer_hit@10 |"
+        "| rescore | depth | depth@10 | ndcg@10 | answer_hit@10 | retention ndcg@10 "
+        "| retention answer_hit@10 |"
     )
     assert len(table) == 2 + 5 + 2
     assert table[-2].startswith("| fixed x4, floor 100 |")

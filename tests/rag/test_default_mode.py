@@ -1,6 +1,6 @@
-"""The Python API searches ``hybrid`` by default, and the candidate pools do not depend on ``top_k``: a shorter
-result list is a prefix of a longer one (binary+int8 and hybrid) up to ``REFERENCE_FLOOR`` with the adaptive
-depth (the default) and up to ``MIN_CANDIDATES / m`` with a fixed multiplier m."""
+"""The Python API searches ``hybrid`` by default, and the candidate pools do not depend on ``top_k``: a
+shorter result list is a prefix of a longer one (binary+int8 and hybrid) up to ``REFERENCE_FLOOR`` with the
+adaptive depth (the default) and up to ``MIN_CANDIDATES / m`` with a fixed multiplier m."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rag import DEFAULT_SEARCH_MODE, Searcher
 from rag.embedding.fake import HashEmbedder
 from rag.fingerprint import CollectionFingerprint
 from rag.search import MIN_CANDIDATES
-from rag.store.depth import REFERENCE_FLOOR
 from rag.store import Collection, Library
+from rag.store.depth import REFERENCE_FLOOR
 from rag.types import SearchMode
 from tests.rag.store.conftest import FINGERPRINT_CHUNKER, build_item
 
