@@ -62,8 +62,8 @@ class SearchRequest(_Strict):
         le=100,
         description="Rescore a fixed pool: max(top_k x this, 100) binary candidates rescored by int8 "
         "cosine (binary+int8; hybrid's lists are as deep). Unset: RAG_RESCORE_MULTIPLIER if the server "
-        "sets it, else an adaptive depth per query (every candidate within a calibrated Hamming margin "
-        "of the max(top_k, 10)-th; see docs/api.md).",
+        "sets it, else an adaptive depth per query (every candidate within calibrated Hamming margins "
+        "of the 10th and the top_k-th nearest; see docs/api.md).",
     )
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter: {key: value}, {key: {'$in': [...]}}, {key: {'$gte': 1}}; ANDed."

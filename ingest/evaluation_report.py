@@ -66,7 +66,8 @@ def rescore_rows(sweep: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         rows.append((f"fixed x{fixed['multiplier']}, floor {fixed['floor']}", fixed))
     adaptive = sweep.get("adaptive")
     if adaptive:
-        rows.append((f"adaptive (margin {adaptive['margin']}) [default]", adaptive))
+        margins = f"{adaptive['margin']} / {adaptive.get('tail_margin')}"
+        rows.append((f"adaptive (margins {margins}) [default]", adaptive))
     return rows
 
 

@@ -71,7 +71,11 @@ def rescore_sweep(
         "reference": reference,
         "multipliers": rows,
         "fixed_default": {"multiplier": DEFAULT_FIXED_MULTIPLIER, "floor": MIN_CANDIDATES, **fixed},
-        "adaptive": {"margin": searcher.adaptive.margin, **adaptive},
+        "adaptive": {
+            "margin": searcher.adaptive.margin,
+            "tail_margin": searcher.adaptive.tail_margin,
+            **adaptive,
+        },
     }
 
 

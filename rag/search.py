@@ -180,7 +180,7 @@ def _dense(
         timings.update(stage)
         return scored[:top_k]
     scored, stage = view.search_vectors(
-        query, mode=mode, top_k=top_k, rescore_multiplier=multiplier or 1, filter=filter
+        query, mode=mode, top_k=top_k, rescore_multiplier=multiplier, filter=filter
     )
     timings.update(stage)
     return scored

@@ -96,7 +96,10 @@ def test_the_rescore_sweep_varies_the_real_depth_and_reports_it_beside_the_adapt
     fixed, adaptive = sweep["fixed_default"], sweep["adaptive"]
     assert (fixed["multiplier"], fixed["floor"]) == (4, MIN_CANDIDATES)
     assert fixed["depth"] == min(max(doc_top_k * 4, MIN_CANDIDATES), chunks)
-    assert adaptive["margin"] == DEFAULT_ADAPTIVE.margin
+    assert (adaptive["margin"], adaptive["tail_margin"]) == (
+        DEFAULT_ADAPTIVE.margin,
+        DEFAULT_ADAPTIVE.tail_margin,
+    )
     assert doc_top_k <= adaptive["depth"] <= min(DEFAULT_ADAPTIVE.pool(doc_top_k), chunks)
     assert modes["binary+int8"]["depth_top10"] == adaptive["depth_top10"]  # the mode row is the default
     for key in ("ndcg@10", "answer_hit@10"):
@@ -117,7 +120,8 @@ def test_the_rescore_sweep_varies_the_real_depth_and_reports_it_beside_the_adapt
     assert len(table) == 2 + 5 + 2
     assert table[-2].startswith("| fixed x4, floor 100 |")
     assert table[-1].startswith(
-        f"| adaptive (margin {DEFAULT_ADAPTIVE.margin}) [default] | {adaptive['depth']} |"
+        f"| adaptive (margins {DEFAULT_ADAPTIVE.margin} / {DEFAULT_ADAPTIVE.tail_margin}) [default] "
+        f"| {adaptive['depth']} |"
     )
 
 

@@ -46,13 +46,15 @@ def _keys(collection: Collection, scored: list[tuple[int, float]]) -> list[tuple
 def _oracle_candidates(
     corpus: Corpus, query: Embeddings, top_k: int, rule: AdaptiveDepth, allowed: list[Key] | None = None
 ) -> list[Key]:
-    """The candidates the rule rescores, from numpy Hamming distances (every one within the margin)."""
+    """The candidates the rule rescores, from numpy Hamming distances: every one within the head margin of
+    the 10th distance or the tail margin of the top_k-th."""
     distances = hamming(corpus, query, allowed)
     ordered = sorted(distances.values())
     if len(ordered) <= rule.reference(top_k):
         return list(distances)
-    limit = ordered[rule.reference(top_k) - 1] + rule.margin * math.sqrt(D)
-    return [key for key, h in distances.items() if h <= limit]
+    head = ordered[REFERENCE_FLOOR - 1] + rule.margin * math.sqrt(D)
+    tail = ordered[rule.reference(top_k) - 1] + rule.tail_margin * math.sqrt(D)
+    return [key for key, h in distances.items() if h <= max(head, tail)]
 
 
 @pytest.mark.parametrize("q", range(12))
@@ -77,7 +79,9 @@ def test_adaptive_never_returns_fewer_than_top_k_when_there_are_that_many(
     stored: tuple[Collection, Corpus], margin: float, top_k: int
 ) -> None:
     collection, _ = stored
-    searcher = Searcher(collection, HashEmbedder(D), adaptive=AdaptiveDepth(margin=margin))
+    searcher = Searcher(
+        collection, HashEmbedder(D), adaptive=AdaptiveDepth(margin=margin, tail_margin=margin)
+    )
     for q in range(3):
         result = searcher.search_embedded("q", _query(q), top_k=top_k, mode="binary+int8")
         assert len(result.hits) == min(top_k, 400)
@@ -132,14 +136,19 @@ def test_adaptive_applies_filters(stored: tuple[Collection, Corpus], spec: dict[
 
 
 def test_the_rule_checks_its_arguments_and_reads_sorted_distances() -> None:
-    for bad in ({"margin": -1.0}, {"margin": math.nan}, {"max_multiplier": 0}, {"max_floor": 0}):
+    bad_rules: list[dict[str, Any]] = [
+        {"margin": -1.0}, {"margin": math.nan}, {"tail_margin": -0.1}, {"max_multiplier": 0}, {"max_floor": 0}
+    ]  # fmt: skip
+    for bad in bad_rules:
         with pytest.raises(ValueError):
             AdaptiveDepth(**bad)
-    rule = AdaptiveDepth(margin=0.5)  # 0.5 x sqrt(64) = 4 bits
-    distances = np.array([3, 3, 5, 6, 7, 9, 9, 9, 11, 12, 13, 13, 14, 20], np.int32)
+    rule = AdaptiveDepth(margin=0.5, tail_margin=0.25)  # 4 and 2 bits at d = 64
+    distances = np.array([3, 3, 5, 6, 7, 9, 9, 9, 11, 12, 13, 13, 14, 14, 20, 21, 30], np.int32)
     assert rule.reference(3) == REFERENCE_FLOOR and rule.reference(12) == 12
-    assert rule.depth(distances, 1, 64) == 13  # the 10th is 12: everything up to 16 bits
+    assert rule.depth(distances, 1, 64) == 14  # the 10th is 12: everything up to 16 bits
+    assert rule.depth(distances, 10, 64) == 14  # the same pool up to top_k 10
+    assert rule.depth(distances, 15, 64) == 16  # the 15th is 20: up to 22 bits (the head's 16 is less)
     assert rule.depth(distances[:10], 1, 64) == 10  # no more than the reference: all of them
-    assert AdaptiveDepth(margin=0.0, reference_floor=2).depth(distances, 1, 64) == 2  # both at 3 bits
-    assert AdaptiveDepth(margin=0.25, reference_floor=3).depth(distances, 1, 64) == 5  # up to 5 + 2 bits
+    assert AdaptiveDepth(margin=0.0, tail_margin=0.0, reference_floor=2).depth(distances, 1, 64) == 2
+    assert AdaptiveDepth(margin=math.inf).depth(distances, 1, 64) == len(distances)
     assert rule.pool(10) == 200 and rule.pool(50) == 500
