@@ -97,6 +97,7 @@ def _modes(results: Sequence[dict[str, Any]]) -> Figure:
 def _rescore(results: Sequence[dict[str, Any]]) -> Figure | None:
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_hex
+    from matplotlib.ticker import NullFormatter
 
     swept = [r for r in results if r.get("rescore")]
     if not swept:
@@ -120,6 +121,9 @@ def _rescore(results: Sequence[dict[str, Any]]) -> Figure | None:
     ax.plot([], [], "D", color="black", markersize=6, label="fixed x4, pool floor 100 (former default)")
     ax.axhline(100, color="grey", linewidth=0.8)
     ax.set_xscale("log")
+    ticks = sorted({row["depth"] for result in swept for row in result["rescore"]["multipliers"]})
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks], fontsize=7)
     ax.set_xlabel("average rescoring depth (binary candidates rescored per query; fixed: top_k x m)")
     ax.set_ylabel(f"% of {swept[0]['rescore']['reference']}")
     ax.set_title("binary+int8 retention against the rescoring depth")
