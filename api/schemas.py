@@ -61,9 +61,10 @@ class SearchRequest(_Strict):
         ge=1,
         le=100,
         description="Rescore a fixed pool: max(top_k x this, 100) binary candidates rescored by int8 "
-        "cosine (binary+int8; hybrid's lists are as deep). Unset: RAG_RESCORE_MULTIPLIER if the server "
-        "sets it, else an adaptive depth per query (every candidate within calibrated Hamming margins "
-        "of the 10th and the top_k-th nearest; see docs/api.md).",
+        "cosine (binary+int8; hybrid's lists are as deep, else max(top_k x 4, 100)). Unset: "
+        "RAG_RESCORE_MULTIPLIER if the server sets it, else binary+int8 rescores an adaptive depth per "
+        "query (every candidate within calibrated Hamming margins of the 10th and the top_k-th nearest; "
+        "see docs/api.md).",
     )
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter: {key: value}, {key: {'$in': [...]}}, {key: {'$gte': 1}}; ANDed."

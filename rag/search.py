@@ -8,11 +8,13 @@ settings or ``DEFAULT_HYBRID``). Every mode returns the same ``SearchResult``.
 
 How many Hamming candidates ``binary+int8`` rescores (its depth):
 
-- by default (``rescore_multiplier=None``) the adaptive rule of ``rag.store.depth``: every candidate within a
-  calibrated margin of the ``max(top_k, 10)``-th Hamming distance, so a query whose nearest codes crowd
+- by default (``rescore_multiplier=None``) the adaptive rule of ``rag.store.depth``: every candidate within
+  calibrated margins of the 10th and the ``top_k``-th Hamming distances, so a query whose nearest codes crowd
   together rescores more than one whose codes stand apart;
-- with a ``rescore_multiplier`` m, a fixed pool of ``max(k x m, MIN_CANDIDATES)`` (and, in ``hybrid``, lists
-  ``max(k x m, MIN_CANDIDATES)`` deep).
+- with a ``rescore_multiplier`` m, a fixed pool of ``max(k x m, MIN_CANDIDATES)``.
+
+``hybrid``'s dense list is its whole rescored pool, ``max(k x 4, MIN_CANDIDATES)`` deep (``k x m`` with a
+multiplier): every candidate rescored is used, so there is no depth to choose.
 
 Either way a short list is a prefix of a longer one up to a floor of ``top_k``, so that the first hits do not
 depend on ``top_k``: with a pool of ``k x m`` alone, ``top_k=1`` rescored 4 Hamming candidates and
@@ -143,7 +145,7 @@ class Searcher:
         if mode is SearchMode.BM25:
             scored = _lexical(view, text, top_k, filter, timings)
         elif mode is SearchMode.HYBRID:
-            scored = _hybrid(view, text, _need(query), top_k, multiplier, rule, filter, timings)
+            scored = _hybrid(view, text, _need(query), top_k, multiplier, filter, timings)
         else:
             scored = _dense(view, _need(query), mode, top_k, multiplier, rule, filter, timings)
         candidates = timings.pop("candidates", None)  # a count the store reports beside its stage times
@@ -201,18 +203,17 @@ def _hybrid(
     query: Embeddings,
     top_k: int,
     multiplier: int | None,
-    adaptive: AdaptiveDepth,
     filter: MetadataFilter | None,
     timings: dict[str, float],
 ) -> Scored:
     check_top_k(top_k)
     check_multiplier(multiplier)
     depth = max(top_k * (multiplier or LIST_MULTIPLIER), MIN_CANDIDATES)
-    # fixed: the dense list is binary+int8's whole rescored pool (depth candidates, multiplier 1), the same
-    # work as a binary+int8 search, not a 4x deeper Hamming scan and rescoring (docs/storage.md, measured);
-    # adaptive: binary+int8's top ``depth``, rescoring the candidates the rule picks for that depth
-    fixed = None if multiplier is None else 1
-    dense = _dense(view, query, SearchMode.BINARY_INT8, depth, fixed, adaptive, filter, timings)
+    # the dense list is binary+int8's whole rescored pool (depth candidates, multiplier 1), the same work as
+    # a binary+int8 search, not a 4x deeper Hamming scan and rescoring (docs/storage.md, measured). The list
+    # is the pool, so there is no depth left to choose: the adaptive rule, asked for binary+int8's top
+    # ``depth``, rescored 2.1-2.4x as many candidates for no better fusion (docs/evaluation.md, measured).
+    dense = _dense(view, query, SearchMode.BINARY_INT8, depth, 1, DEFAULT_ADAPTIVE, filter, timings)
     lexical = _lexical(view, text, depth, filter, timings)
     hybrid = resolve_hybrid(view.settings)
     started = time.perf_counter()

@@ -98,7 +98,7 @@ UNBOUNDED = {
 }
 
 
-@pytest.mark.parametrize("mode", ["binary+int8", "hybrid"])
+@pytest.mark.parametrize("mode", ["binary+int8", "hybrid"])  # hybrid: its list is its pool, either way
 def test_an_infinite_margin_is_the_fixed_pool(stored: tuple[Collection, Corpus], mode: str) -> None:
     collection, _ = stored
     adaptive = Searcher(collection, HashEmbedder(D), adaptive=UNBOUNDED[mode])
