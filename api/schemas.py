@@ -61,8 +61,11 @@ class SearchRequest(_Strict):
         None,
         ge=1,
         le=100,
-        description="Binary candidates rescored by int8 cosine, as a multiple of top_k "
-        "(default: RAG_RESCORE_MULTIPLIER).",
+        description="Rescore a fixed pool: max(top_k x this, 100) binary candidates rescored by int8 "
+        "cosine (binary+int8; hybrid's lists are as deep, else max(top_k x 4, 100)). Unset: "
+        "RAG_RESCORE_MULTIPLIER if the server sets it, else binary+int8 rescores an adaptive depth per "
+        "query (every candidate within calibrated Hamming margins of the 10th and the top_k-th nearest; "
+        "see docs/api.md).",
     )
     filter: dict[str, Any] | None = Field(
         None, description="Metadata filter: {key: value}, {key: {'$in': [...]}}, {key: {'$gte': 1}}; ANDed."
@@ -109,6 +112,11 @@ class SearchResponse(BaseModel):
     timings: dict[str, float] = Field(description="Milliseconds per stage (also in Server-Timing).")
     model: str = Field(description="The query model that embedded the query.")
     mode: SearchMode = Field(description="The mode that answered.")
+    candidates: int | None = Field(
+        None,
+        description="Binary candidates rescored by int8 cosine (binary+int8, and hybrid's dense list): "
+        "the depth this query used; null in other modes.",
+    )
 
 
 class ContextRequest(_Strict):

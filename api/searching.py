@@ -58,4 +58,5 @@ def _response(state: AppState, result: SearchResult, model: str, *, embed_ms: fl
         timings=timings,
         model=model,
         mode=result.mode,
+        candidates=result.candidates,
     )

@@ -28,7 +28,7 @@ from typing import Any
 
 from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.evaluation_plots import require_matplotlib, write_plots
-from ingest.evaluation_report import describe, modes_table, rescore_table, sweep_table
+from ingest.evaluation_report import describe, modes_table, rescore_table, rescore_title, sweep_table
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import ModelOptions, load_embedder
 from rag.errors import ConfigError
@@ -94,10 +94,7 @@ def report(results: list[dict[str, Any]], command: str) -> str:
             parts.append("The weight was tuned on the evaluated queries themselves (no train split).")
         rescore = rescore_table(result)
         if rescore:
-            reference = result["rescore"]["reference"]
-            parts.append(
-                f"binary+int8 at each rescore multiplier (retention: share of {reference}):\n\n{rescore}"
-            )
+            parts.append(f"{rescore_title(result)}\n\n{rescore}")
         sweep = sweep_table(result)
         if sweep:
             parts.append("Fusion sweep on the evaluated queries (convex@w: w = dense share):\n\n" + sweep)

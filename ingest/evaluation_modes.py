@@ -52,11 +52,14 @@ class ModeRun:
     measures: dict[str, float]
     latency_ms: list[float]
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    candidates: list[int] = field(default_factory=list)  # rescored per user query (binary+int8, hybrid)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {key: round(value, 4) for key, value in self.measures.items()}
         out["latency_ms_p50"] = round(percentile(self.latency_ms, 50), 3) if self.latency_ms else None
         out["stages_ms_p50"] = {k: round(percentile(v, 50), 3) for k, v in self.stage_ms.items() if v}
+        if self.candidates:
+            out["depth_top10"] = round(sum(self.candidates) / len(self.candidates), 1)
         return out
 
 
@@ -97,6 +100,7 @@ def run_mode(
     per_query: list[dict[str, float]] = []
     latency: list[float] = []
     stages: dict[str, list[float]] = {}
+    candidates: list[int] = []
     for index, qid in enumerate(qids):
         query = embedded.rows(index, index + 1)
         started = time.perf_counter()
@@ -104,6 +108,8 @@ def run_mode(
         latency.append(elapsed_ms(started))
         for stage, ms in user.timings.items():
             stages.setdefault(stage, []).append(ms)
+        if user.candidates is not None:
+            candidates.append(user.candidates)
         deep = searcher.search_embedded(texts[index], query, top_k=CHUNK_DEPTH, mode=mode).hits
         top = deep if doc_top_k >= CHUNK_DEPTH else _search(searcher, texts[index], query, doc_top_k, mode)
         measures = query_measures(dataset, qid, top)
@@ -112,7 +118,7 @@ def run_mode(
         per_query.append(measures)
         if lists is not None:
             lists.setdefault(qid, QueryLists()).add(mode, deep)
-    return ModeRun(mean_measures(per_query), latency, stages)
+    return ModeRun(mean_measures(per_query), latency, stages, candidates)
 
 
 def _search(searcher: Searcher, text: str, query: Embeddings, top_k: int, mode: SearchMode) -> list[Hit]:

@@ -3,8 +3,9 @@
 Three figures, each over one or more results (the ``rag eval --json`` objects):
 
 - ``eval-modes.png``: nDCG@10 and, where the data set has answer spans, answer_hit@10 per search mode;
-- ``eval-rescore.png``: the share of the exact mode's nDCG@10 (and answer_hit@10) that ``binary+int8``
-  keeps at each rescore multiplier (the ``rescore`` section);
+- ``eval-rescore.png``: the share of int8-exact's nDCG@10 (and answer_hit@10) that ``binary+int8`` keeps
+  against the average rescoring depth (candidates rescored per query) of the fixed pools, with the adaptive
+  default and the former fixed default marked (the ``rescore`` section);
 - ``eval-hybrid.png``: the convex fusion of ``binary+int8`` and ``bm25`` at each dense weight, with RRF and
   the collection's hybrid weight marked (the ``hybrid.sweep`` section).
 
@@ -95,29 +96,49 @@ def _modes(results: Sequence[dict[str, Any]]) -> Figure:
 
 def _rescore(results: Sequence[dict[str, Any]]) -> Figure | None:
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+    from matplotlib.ticker import NullFormatter
 
     swept = [r for r in results if r.get("rescore")]
     if not swept:
         return None
     figure, ax = plt.subplots(figsize=(6.5, 4.2))
+    # nDCG@10 is measured at the documents' top_k, answer_hit@10 at top_k 10: each against its own depth
+    depth_keys = {"ndcg@10": "depth", "answer_hit@10": "depth_top10"}
     for result in swept:
-        rows = result["rescore"]["multipliers"]
-        multipliers = [row["multiplier"] for row in rows]
+        sweep = result["rescore"]
         for (key, title), style in zip(METRICS, ("-o", "--s"), strict=True):
-            kept = [row.get(f"retention_{key}") for row in rows]
-            if any(value is not None for value in kept):
-                points = [(m, 100 * v) for m, v in zip(multipliers, kept, strict=True) if v is not None]
-                ax.plot(*zip(*points, strict=True), style, label=f"{_label(result)}, {title}")
-    reference = swept[0]["rescore"]["reference"]
+            points = _retention_points(sweep["multipliers"], key, depth_keys[key])
+            if not points:
+                continue
+            (line,) = ax.plot(*zip(*points, strict=True), style, label=f"{_label(result)}, {title}")
+            colour = to_hex(line.get_color())
+            for name, marker, size in (("adaptive", "*", 14), ("fixed_default", "D", 7)):
+                marked = _retention_points([sweep[name]] if sweep.get(name) else [], key, depth_keys[key])
+                if marked:
+                    ax.plot(*marked[0], marker, color=colour, markersize=size)
+    ax.plot([], [], "*", color="black", markersize=12, label="adaptive depth (default)")
+    ax.plot([], [], "D", color="black", markersize=6, label="fixed x4, pool floor 100 (former default)")
     ax.axhline(100, color="grey", linewidth=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(multipliers, [str(m) for m in multipliers])
-    ax.set_xlabel("rescore multiplier (binary candidates = top_k x multiplier)")
-    ax.set_ylabel(f"% of {reference}")
-    ax.set_title("binary+int8 retention against the rescore multiplier")
+    ax.set_xscale("log")
+    ticks = sorted({row["depth"] for result in swept for row in result["rescore"]["multipliers"]})
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks], fontsize=7)
+    ax.set_xlabel("average rescoring depth (binary candidates rescored per query; fixed: top_k x m)")
+    ax.set_ylabel(f"% of {swept[0]['rescore']['reference']}")
+    ax.set_title("binary+int8 retention against the rescoring depth")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return figure
+
+
+def _retention_points(rows: Sequence[dict[str, Any]], key: str, depth: str) -> list[tuple[float, float]]:
+    """(average depth, retention in %) of the rows that measured ``key``."""
+    return [
+        (float(row[depth]), 100 * row[f"retention_{key}"])
+        for row in rows
+        if row.get(f"retention_{key}") is not None and row.get(depth)
+    ]
 
 
 def _hybrid(results: Sequence[dict[str, Any]]) -> Figure | None:

@@ -58,21 +58,45 @@ def sweep_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rescore_rows(sweep: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The rows of a ``rescore`` section, labelled: fixed pools, the former default, the adaptive depth."""
+    rows = [(f"fixed x{row['multiplier']}", row) for row in sweep["multipliers"]]
+    fixed = sweep.get("fixed_default")
+    if fixed:
+        rows.append((f"fixed x{fixed['multiplier']}, floor {fixed['floor']}", fixed))
+    adaptive = sweep.get("adaptive")
+    if adaptive:
+        margins = f"{adaptive['margin']} / {adaptive.get('tail_margin')}"
+        rows.append((f"adaptive (margins {margins}) [default]", adaptive))
+    return rows
+
+
 def rescore_table(result: dict[str, Any]) -> str:
-    """``binary+int8`` at each rescore multiplier: the measures and their retention of the exact mode's."""
+    """``binary+int8`` at each rescoring depth: the average depth (candidates rescored per query, at the
+    documents' top_k and at top_k 10), the measures, and their retention of the reference mode's."""
     sweep = result.get("rescore")
     if not sweep:
         return ""
-    rows = sweep["multipliers"]
-    metrics = [key for key in ("ndcg@10", "answer_hit@10") if key in rows[0]]
-    header = ["multiplier", *metrics, *(f"retention {key}" for key in metrics)]
+    rows = rescore_rows(sweep)
+    metrics = [key for key in ("ndcg@10", "answer_hit@10") if key in rows[0][1]]
+    header = ["rescore", "depth", "depth@10", *metrics, *(f"retention {key}" for key in metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row in rows:
+    for label, row in rows:
         kept = [row.get(f"retention_{key}") for key in metrics]
-        cells = [str(row["multiplier"]), *(_number(row[key]) for key in metrics)]
+        cells = [label, _number(row.get("depth"), 1), _number(row.get("depth_top10"), 1)]
+        cells += [_number(row[key]) for key in metrics]
         cells += ["–" if value is None else f"{value:.1%}" for value in kept]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def rescore_title(result: dict[str, Any]) -> str:
+    """The line above the rescore table."""
+    reference = result["rescore"]["reference"]
+    return (
+        f"binary+int8 at each rescoring depth (depth: candidates rescored per query at top_k "
+        f"{result.get('doc_top_k')}, depth@10 at top_k 10; retention: share of {reference}):"
+    )
 
 
 def describe(result: dict[str, Any]) -> str:

@@ -235,7 +235,7 @@ def retrieve_context(
     count_tokens: TokenCounter,
     neighbors: int = 1,
     top_k: int = 10,
-    rescore_multiplier: int = 4,
+    rescore_multiplier: int | None = None,
     filter: MetadataFilter | None = None,
     mode: SearchMode | str = DEFAULT_SEARCH_MODE,
     query_embedding: Embeddings | None = None,

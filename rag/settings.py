@@ -109,7 +109,12 @@ class Settings(BaseSettings):
 
     # Search
     top_k: int = Field(10, ge=1, le=1000)
-    rescore_multiplier: int = Field(4, ge=1, le=100)
+    rescore_multiplier: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="binary+int8 rescores a fixed top_k x this (at least 100); unset: an adaptive depth.",
+    )
 
     # API
     host: str = "127.0.0.1"

@@ -191,11 +191,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits best first, the mode that produced them, and per-stage timings in milliseconds."""
+    """Hits best first, the mode that produced them, per-stage timings in milliseconds, and how many Hamming
+    candidates were rescored by int8 cosine (``binary+int8`` and hybrid's dense list; None in other modes)."""
 
     hits: list[Hit]
     mode: SearchMode
     timings: dict[str, float]
+    candidates: int | None = None
 
 
 @dataclass(frozen=True)

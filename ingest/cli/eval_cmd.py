@@ -13,7 +13,7 @@ from ingest.cli.app import app, state
 from ingest.evaluation import EvalConfig, evaluate_dataset
 from ingest.evaluation_modes import EVAL_MODES
 from ingest.evaluation_plots import require_matplotlib, write_plots
-from ingest.evaluation_report import describe, modes_table, rescore_table, sweep_table
+from ingest.evaluation_report import describe, modes_table, rescore_table, rescore_title, sweep_table
 from ingest.evaluation_tuning import DENSE_MODE, LEXICAL_MODE
 from ingest.pipeline import IngestOptions
 from rag.embedding.factory import load_embedder_from_settings
@@ -113,8 +113,7 @@ def _print_report(result: dict[str, Any]) -> None:
     typer.echo(modes_table([result]) + "\n")
     rescore = rescore_table(result)
     if rescore:
-        reference = result["rescore"]["reference"]
-        typer.echo(f"binary+int8 at each rescore multiplier (retention: share of {reference}):\n")
+        typer.echo(rescore_title(result) + "\n")
         typer.echo(rescore + "\n")
     sweep = sweep_table(result)
     if sweep:

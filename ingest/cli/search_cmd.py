@@ -41,6 +41,16 @@ def search_command(
         typer.Option("--filter", help="KEY=VALUE on document metadata (VALUE parsed as JSON when it is)."),
     ] = None,
     mode: Annotated[SearchMode, typer.Option("--mode", help="How to search.")] = DEFAULT_SEARCH_MODE,
+    rescore_multiplier: Annotated[
+        int | None,
+        typer.Option(
+            "--rescore-multiplier",
+            min=1,
+            max=100,
+            help="binary+int8 and hybrid: rescore a fixed max(top_k x M, 100) binary candidates "
+            "[default: RAG_RESCORE_MULTIPLIER, else an adaptive depth per query].",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits.")] = False,
 ) -> None:
     """Search a collection for QUERY.
@@ -58,10 +68,11 @@ def search_command(
     library = Library(settings.data_dir)
     try:
         searcher = Searcher(library.open_collection(collection), embedder)
+        multiplier = settings.rescore_multiplier if rescore_multiplier is None else rescore_multiplier
         result = searcher.search(
             query,
             top_k=settings.top_k if top_k is None else top_k,
-            rescore_multiplier=settings.rescore_multiplier,
+            rescore_multiplier=multiplier,
             filter=metadata_filter,
             mode=mode,
         )

@@ -21,12 +21,15 @@ def check_top_k(top_k: int) -> None:
         raise InvalidInputError(f"top_k must be a positive integer, got {top_k!r}.")
 
 
-def check_multiplier(multiplier: int) -> None:
+def check_multiplier(multiplier: int | None) -> None:
+    """A positive integer, or None (``binary+int8`` then picks its depth: ``rag.store.depth``)."""
+    if multiplier is None:
+        return
     if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
         raise InvalidInputError(f"rescore_multiplier must be a positive integer, got {multiplier!r}.")
 
 
-def check_search(query: Embeddings, mode: SearchMode, top_k: int, multiplier: int) -> None:
+def check_search(query: Embeddings, mode: SearchMode, top_k: int, multiplier: int | None) -> None:
     if mode not in VECTOR_MODES:
         names = ", ".join(sorted(VECTOR_MODES))
         raise InvalidInputError(f"Unknown vector search mode {mode!r}; use one of {names}.")

@@ -322,10 +322,12 @@ class Collection:
         *,
         mode: SearchMode | str = SearchMode.BINARY_INT8,
         top_k: int = 10,
-        rescore_multiplier: int = 4,
+        rescore_multiplier: int | None = 4,
         filter: MetadataFilter | None = None,
     ) -> tuple[Scored, dict[str, float]]:
-        """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``)."""
+        """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``;
+        ``binary+int8`` adds ``candidates``, how many it rescored: ``rescore_multiplier=None`` picks them
+        adaptively, see ``CollectionView.search_vectors``)."""
         with self.reading() as view:
             return view.search_vectors(
                 query,

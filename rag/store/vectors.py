@@ -19,6 +19,7 @@ from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
 from rag.scan_batcher import ScanStats
 from rag.store import snapshot
 from rag.store.committed import Committed
+from rag.store.depth import DEFAULT_ADAPTIVE, AdaptiveDepth
 from rag.store.lock import ReadWriteLock
 from rag.store.rows import RowViews
 from rag.store.scoring import exact_cosine, rescore_top_k, top_k
@@ -150,11 +151,16 @@ class VectorState:
         *,
         mode: SearchMode,
         k: int,
-        multiplier: int,
+        multiplier: int | None,
         allowed: IdArray | None,
         nprobe: int | None = None,
+        adaptive: AdaptiveDepth = DEFAULT_ADAPTIVE,
     ) -> tuple[Scored, dict[str, float]]:
-        """Best ``k`` (chunk id, score) pairs for the single query in ``query``, and stage timings (ms)."""
+        """Best ``k`` (chunk id, score) pairs for the single query in ``query``, and stage timings (ms).
+
+        ``binary+int8`` rescores ``k x multiplier`` Hamming candidates, or, with ``multiplier=None``, as many
+        as ``adaptive`` picks from their distances (``rag.store.depth``); its timings then also hold
+        ``candidates``, the number rescored."""
         with self._lock.read():
             if self._index is None or self._views is None or len(self._index) == 0:
                 return [], {}
@@ -162,7 +168,7 @@ class VectorState:
                 inside = allowed[allowed < len(self._id_to_row)]
                 allowed = inside[self._id_to_row[inside] >= 0]
             if mode in (SearchMode.BINARY, SearchMode.BINARY_INT8):
-                return self._search_binary(query, mode, k, multiplier, allowed, nprobe)
+                return self._search_binary(query, mode, k, multiplier, allowed, nprobe, adaptive)
             return self._search_exact(query, mode, k, allowed)
 
     def _search_binary(
@@ -170,12 +176,16 @@ class VectorState:
         query: Embeddings,
         mode: SearchMode,
         k: int,
-        multiplier: int,
+        multiplier: int | None,
         allowed: IdArray | None,
         nprobe: int | None,
+        adaptive: AdaptiveDepth,
     ) -> tuple[Scored, dict[str, float]]:
         assert self._index is not None and self._views is not None
-        depth = k if mode is SearchMode.BINARY else k * multiplier
+        if mode is SearchMode.BINARY:
+            depth = k
+        else:
+            depth = adaptive.pool(k) if multiplier is None else k * multiplier
         started = time.perf_counter()
         if allowed is not None and mode is SearchMode.BINARY_INT8 and len(allowed) <= depth:
             ids = allowed  # every match is a candidate: the Hamming stage cannot narrow them further
@@ -189,9 +199,12 @@ class VectorState:
         if mode is SearchMode.BINARY:
             scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)
             return top_k(ids, scores, k), timings
+        if multiplier is None:  # adaptive: the pool's nearest within the margin (distances are sorted)
+            ids = ids[: adaptive.depth(distances, k, query.dimensions)]
         started = time.perf_counter()
         result = rescore_top_k(query.int8[0], self._views.int8, self._id_to_row, ids, k)
         timings["rescore"] = elapsed_ms(started)
+        timings["candidates"] = float(len(ids))
         return result, timings
 
     def _search_exact(

@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.store import checks, queries, writes
 from rag.store.committed import Committed, committed_from
+from rag.store.depth import DEFAULT_ADAPTIVE, AdaptiveDepth
 from rag.store.lexical import LexicalState
 from rag.store.vectors import VectorState
 from rag.timing import elapsed_ms
@@ -47,11 +48,14 @@ class CollectionView:
         *,
         mode: SearchMode,
         top_k: int,
-        rescore_multiplier: int,
+        rescore_multiplier: int | None,
         filter: MetadataFilter | None,
+        adaptive: AdaptiveDepth = DEFAULT_ADAPTIVE,
     ) -> tuple[Scored, dict[str, float]]:
         """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``,
-        and ``filter`` when there is one)."""
+        and ``filter`` when there is one). ``binary+int8`` rescores ``top_k x rescore_multiplier`` Hamming
+        candidates, or as many as ``adaptive`` picks when the multiplier is None; it also reports
+        ``candidates``, how many it rescored (a count, not a time)."""
         checks.check_search(query, mode, top_k, rescore_multiplier)
         checks.check_against(self.committed, query, mode)
         started = time.perf_counter()
@@ -65,6 +69,7 @@ class CollectionView:
             multiplier=rescore_multiplier,
             allowed=allowed,
             nprobe=self.committed.nprobe,
+            adaptive=adaptive,
         )
         return scored, {**timings, "filter": filter_ms} if filter else timings
 

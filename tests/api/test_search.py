@@ -103,3 +103,46 @@ def test_a_collection_built_by_another_model_answers_409(tmp_path: Path) -> None
         assert (response.status_code, response.json()["error_type"]) == (409, "fingerprint_mismatch")
         added = client.post("/v1/collections/default/documents", json={"documents": [{"text": "more"}]})
         assert added.status_code == 409
+
+
+MANY = [{"id": f"n{i}", "text": f"note {i} about topic {i % 7} and item {i * 13 % 11}."} for i in range(150)]
+
+
+def _candidates(client: TestClient, **body: Any) -> Any:
+    response = client.post("/v1/search", json={"query": "topic 3 item 5", **body})
+    assert response.status_code == 200, response.text
+    return response.json()["candidates"]
+
+
+def _many(tmp_path: Path, **overrides: Any) -> TestClient:
+    """An app whose ``default`` collection holds MANY (150 chunks: more than the fixed pool's 100)."""
+    settings = make_settings(tmp_path / "data", background_job_threshold=len(MANY), **overrides)
+    return TestClient(create_app(settings, embedder=HashEmbedder(64)))
+
+
+def _fill(client: TestClient) -> None:
+    assert client.post("/v1/collections", json={"name": "default"}).status_code == 201
+    assert client.post("/v1/collections/default/documents", json={"documents": MANY}).status_code == 201
+
+
+def test_the_rescore_depth_is_adaptive_unless_a_multiplier_is_given(tmp_path: Path) -> None:
+    with _many(tmp_path) as client:
+        _fill(client)
+        # a multiplier is the fixed pool: max(top_k x m, 100) candidates, at most the 150 chunks
+        assert _candidates(client, mode="binary+int8", rescore_multiplier=4) == 100
+        assert _candidates(client, mode="binary+int8", rescore_multiplier=30) == 150
+        assert _candidates(client, mode="binary+int8", top_k=2, rescore_multiplier=1) == 100
+        adaptive = _candidates(client, mode="binary+int8")  # none: the depth the distances call for
+        assert 10 <= adaptive <= 150
+        assert _candidates(client, mode="binary+int8", top_k=3) == adaptive  # one pool up to top_k 10
+        assert _candidates(client, mode="hybrid") == 100  # its dense list is its pool, 100 deep
+        assert _candidates(client, mode="bm25") is None and _candidates(client, mode="int8-exact") is None
+        bad = client.post("/v1/search", json={"query": "x", "rescore_multiplier": 0})
+        assert bad.status_code == 422
+
+
+def test_rag_rescore_multiplier_makes_the_server_default_fixed(tmp_path: Path) -> None:
+    with _many(tmp_path, rescore_multiplier=4) as client:
+        _fill(client)
+        assert _candidates(client, mode="binary+int8") == 100
+        assert _candidates(client, mode="binary+int8", rescore_multiplier=30) == 150

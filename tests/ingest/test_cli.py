@@ -73,6 +73,21 @@ def test_search_prints_readable_hits_and_json_hits(tmp_path: Path, docs: Path) -
     assert (hit["chunk_index"], hit["tokens"]) == (0, token_counter("cl100k_base")(hit["text"]))
 
 
+def test_search_takes_a_fixed_rescore_multiplier_or_the_adaptive_default(tmp_path: Path, docs: Path) -> None:
+    rag(tmp_path / "data", FAKE, "ingest", str(docs))
+    runs = [
+        rag(tmp_path / "data", FAKE, "search", "espresso", "--mode", mode, "--json", *extra)
+        for mode in ("binary+int8", "hybrid")
+        for extra in ((), ("--rescore-multiplier", "4"))
+    ]
+    assert all(run.exit_code == 0 for run in runs)
+    # three chunks: every pool holds them all, so adaptive and fixed agree
+    assert json_out(runs[0]) == json_out(runs[1]) and json_out(runs[0])[0]["document_id"] == "sub/coffee.txt"
+    assert json_out(runs[2]) == json_out(runs[3])
+    bad = rag(tmp_path / "data", FAKE, "search", "espresso", "--rescore-multiplier", "0")
+    assert bad.exit_code == 2 and "--rescore-multiplier" in bad.output
+
+
 def test_keep_floats_makes_float_exact_search_work(tmp_path: Path, docs: Path) -> None:
     rag(tmp_path / "data", FAKE, "ingest", str(docs), "--keep-floats", "-c", "exact")
     hits = json_out(

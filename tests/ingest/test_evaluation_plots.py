@@ -1,4 +1,4 @@
-"""The rescore-multiplier sweep and the PNG plots of ``rag eval --plot`` and ``make eval`` (bench/eval.py),
+"""The rescoring-depth sweep and the PNG plots of ``rag eval --plot`` and ``make eval`` (bench/eval.py),
 on a tiny BEIR folder built here."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ingest.pipeline import IngestOptions
 from rag.embedding.fake import HashEmbedder
 from rag.search import MIN_CANDIDATES
 from rag.store import Library
+from rag.store.depth import DEFAULT_ADAPTIVE
 from tests.conftest import REPO_ROOT
 from tests.ingest.cli import rag
 
@@ -77,33 +78,51 @@ def result(beir: Path, tmp_path: Path) -> dict[str, Any]:
         library.close()
 
 
-def test_the_rescore_sweep_repeats_binary_int8_at_4_and_int8_exact_with_an_exhaustive_pool(
+def test_the_rescore_sweep_varies_the_real_depth_and_reports_it_beside_the_adaptive_default(
     result: dict[str, Any],
 ) -> None:
     sweep = result["rescore"]
-    assert (sweep["mode"], sweep["reference"]) == ("binary+int8", "float-exact")
+    assert (sweep["mode"], sweep["reference"]) == ("binary+int8", "int8-exact")
     rows = {row["multiplier"]: row for row in sweep["multipliers"]}
     assert list(rows) == [1, 2, 4, 8, 16]
     modes = result["modes"]
+    doc_top_k, chunks = result["doc_top_k"], result["chunks"]
+    # The fixed pools bypass the searcher's floor of MIN_CANDIDATES: each rescores exactly top_k x m
+    # candidates (all chunks at most), so the sweep is not flat where k x m < MIN_CANDIDATES.
+    for m, row in rows.items():
+        assert row["depth"] == min(doc_top_k * m, chunks)
+        assert row["depth_top10"] == min(10 * m, chunks)
+    assert rows[1]["depth_top10"] < rows[2]["depth_top10"] < rows[4]["depth_top10"] < MIN_CANDIDATES
+    fixed, adaptive = sweep["fixed_default"], sweep["adaptive"]
+    assert (fixed["multiplier"], fixed["floor"]) == (4, MIN_CANDIDATES)
+    assert fixed["depth"] == min(max(doc_top_k * 4, MIN_CANDIDATES), chunks)
+    assert (adaptive["margin"], adaptive["tail_margin"]) == (
+        DEFAULT_ADAPTIVE.margin,
+        DEFAULT_ADAPTIVE.tail_margin,
+    )
+    assert doc_top_k <= adaptive["depth"] <= min(DEFAULT_ADAPTIVE.pool(doc_top_k), chunks)
+    assert modes["binary+int8"]["depth_top10"] == adaptive["depth_top10"]  # the mode row is the default
     for key in ("ndcg@10", "answer_hit@10"):
-        assert rows[4][key] == modes["binary+int8"][key]  # the default multiplier is the mode table's row
-        reference = modes["float-exact"][key]
-        for row in rows.values():
+        assert adaptive[key] == modes["binary+int8"][key]
+        reference = modes["int8-exact"][key]
+        for row in [*rows.values(), fixed, adaptive]:
             kept = row[f"retention_{key}"]
             assert kept == (None if reference == 0 else round(row[key] / reference, 4))
         assert rows[16][key] >= rows[1][key]
     # 16 x doc_top_k candidates are every chunk: rescoring them all is the int8-exact ranking.
-    assert result["doc_top_k"] * 16 >= result["chunks"] > result["doc_top_k"]
-    assert rows[16]["ndcg@10"] == modes["int8-exact"]["ndcg@10"]
-    # The dense pool is at least MIN_CANDIDATES deep (stable first hits): multipliers whose k x m falls
-    # under it rescore the same candidates.
-    if result["doc_top_k"] * 2 <= MIN_CANDIDATES:
-        assert rows[1]["ndcg@10"] == rows[2]["ndcg@10"]
-    table = rescore_table(result)
-    assert table.splitlines()[0] == (
-        "| multiplier | ndcg@10 | answer_hit@10 | retention ndcg@10 | retention answer_hit@10 |"
+    assert doc_top_k * 16 >= chunks > doc_top_k
+    assert rows[16]["ndcg@10"] == modes["int8-exact"]["ndcg@10"] and rows[16]["retention_ndcg@10"] == 1.0
+    table = rescore_table(result).splitlines()
+    assert table[0] == (
+        "| rescore | depth | depth@10 | ndcg@10 | answer_hit@10 | retention ndcg@10 "
+        "| retention answer_hit@10 |"
     )
-    assert len(table.splitlines()) == 2 + 5
+    assert len(table) == 2 + 5 + 2
+    assert table[-2].startswith("| fixed x4, floor 100 |")
+    assert table[-1].startswith(
+        f"| adaptive (margins {DEFAULT_ADAPTIVE.margin} / {DEFAULT_ADAPTIVE.tail_margin}) [default] "
+        f"| {adaptive['depth']} |"
+    )
 
 
 def test_write_plots_draws_the_three_figures_as_pngs(result: dict[str, Any], tmp_path: Path) -> None:
@@ -126,7 +145,8 @@ def test_rag_eval_plot_writes_pngs_and_prints_the_rescore_table(beir: Path, tmp_
     done = rag(tmp_path / "data", "fake:64", "eval", str(beir), "--plot", str(out))
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in out.iterdir()) == sorted(PLOTS)
-    assert "binary+int8 at each rescore multiplier (retention: share of float-exact)" in done.stdout
+    assert "binary+int8 at each rescoring depth (depth: candidates rescored per query" in done.stdout
+    assert "retention: share of int8-exact):" in done.stdout
     assert f"plot: {out / 'eval-rescore.png'}" in done.stderr
 
 
@@ -162,6 +182,6 @@ def test_make_eval_writes_its_report_and_the_plots(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == sorted(PLOTS)
-    assert "binary+int8 at each rescore multiplier" in out.read_text(encoding="utf-8")
+    assert "binary+int8 at each rescoring depth" in out.read_text(encoding="utf-8")
     saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert [row["multiplier"] for row in saved[0]["rescore"]["multipliers"]] == [1, 2, 4, 8, 16]

@@ -1,5 +1,6 @@
-"""The Python API searches ``hybrid`` by default, and the candidate pools do not depend on ``top_k``: up to
-``MIN_CANDIDATES / m`` a shorter result list is a prefix of a longer one (binary+int8 and hybrid)."""
+"""The Python API searches ``hybrid`` by default, and the candidate pools do not depend on ``top_k``: a
+shorter result list is a prefix of a longer one (binary+int8 and hybrid) up to ``REFERENCE_FLOOR`` with the
+adaptive depth (the default) and up to ``MIN_CANDIDATES / m`` with a fixed multiplier m."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rag.embedding.fake import HashEmbedder
 from rag.fingerprint import CollectionFingerprint
 from rag.search import MIN_CANDIDATES
 from rag.store import Collection, Library
+from rag.store.depth import REFERENCE_FLOOR
 from rag.types import SearchMode
 from tests.rag.store.conftest import FINGERPRINT_CHUNKER, build_item
 
@@ -51,14 +53,19 @@ def test_default_mode_is_hybrid(collection: Collection) -> None:
 
 
 @pytest.mark.parametrize("mode", ["binary+int8", "hybrid"])
-def test_shorter_lists_are_prefixes_of_longer_ones(collection: Collection, mode: str) -> None:
+@pytest.mark.parametrize("multiplier", [None, 4])
+def test_shorter_lists_are_prefixes_of_longer_ones(
+    collection: Collection, mode: str, multiplier: int | None
+) -> None:
     searcher = Searcher(collection, HashEmbedder(64))
-    longest = MIN_CANDIDATES // 4
+    longest = REFERENCE_FLOOR if multiplier is None else MIN_CANDIDATES // multiplier
+    options = {"mode": mode, "rescore_multiplier": multiplier}
     for query in ("alpha beta", "rho sigma kappa", "omicron pi theta iota", "mu"):
-        full = [h.chunk_id for h in searcher.search(query, top_k=longest, mode=mode).hits]
+        full = [h.chunk_id for h in searcher.search(query, top_k=longest, **options).hits]  # type: ignore[arg-type]
         assert len(full) == longest
-        for top_k in (1, 2, 3, 10):
-            assert [h.chunk_id for h in searcher.search(query, top_k=top_k, mode=mode).hits] == full[:top_k]
+        for top_k in (1, 2, 3, longest // 2):
+            hits = searcher.search(query, top_k=top_k, **options).hits  # type: ignore[arg-type]
+            assert [h.chunk_id for h in hits] == full[:top_k]
 
 
 def test_pool_floor_checks_its_arguments(collection: Collection) -> None:

@@ -187,6 +187,8 @@ def test_invalid_filters_are_refused_clearly(
 def test_timings_are_reported(stored: tuple[Collection, Corpus]) -> None:
     collection, _ = stored
     _, timings = collection.search_vectors(_query(0), mode="binary+int8")
+    # binary+int8 also counts the candidates it rescored (top_k 10 x the store's default multiplier 4)
+    assert timings.pop("candidates") == 40
     assert set(timings) == {"hamming", "rescore"} and all(v >= 0 for v in timings.values())
 
 
