@@ -19,14 +19,18 @@ import numpy as np
 from rag.hamming import scan_top_k
 from rag.search import MIN_CANDIDATES
 from rag.settings import Settings
+from rag.store.depth import DEFAULT_ADAPTIVE
 from rag.store.scoring import rescore_top_k
 
 FLOOR_REPEATS = 7
 BATCH = 8
 
 
-def default_pool(top_k: int, multiplier: int) -> int:
-    """The Hamming pool of a default ``binary+int8`` search (rag.search: ``max(k x m, MIN_CANDIDATES)``)."""
+def default_pool(top_k: int, multiplier: int | None) -> int:
+    """The Hamming pool of a default ``binary+int8`` search: the adaptive rule's fetch when no multiplier
+    is set (the default), else rag.search's fixed ``max(k x m, MIN_CANDIDATES)``."""
+    if multiplier is None:
+        return DEFAULT_ADAPTIVE.pool(top_k)
     return max(top_k * multiplier, MIN_CANDIDATES)
 
 
@@ -92,12 +96,15 @@ def batch_section(codes: np.ndarray, query_bits: np.ndarray, k: int) -> dict[str
 def default_cascade(
     data: Any, timed: Any, percentiles: Any, recall: Any, truth: Any, float_p50: float, queries: int
 ) -> dict[str, float]:
-    """The default dense search (pool of ``default_pool``, int8 rescoring, top 10) against float32."""
+    """The default dense search (``default_pool``, adaptive depth, int8 rescoring, top 10) vs float32."""
     settings = Settings()
     pool = default_pool(settings.top_k, settings.rescore_multiplier)
 
     def cascade(i: int) -> list[int]:
-        candidates, _ = data.binary.search(data.query_bits[i], pool)
+        candidates, distances = data.binary.search(data.query_bits[i], pool)
+        if settings.rescore_multiplier is None:  # the adaptive depth, as VectorState cuts it
+            bits = data.query_bits.shape[1] * 8
+            candidates = candidates[: DEFAULT_ADAPTIVE.depth(distances, settings.top_k, bits)]
         scored = rescore_top_k(data.query_int8[i], data.int8, data.id_to_row, candidates, settings.top_k)
         return [c for c, _ in scored]
 

@@ -171,6 +171,7 @@ def _embedding_stage(
         options = IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
         # embedded in slices, so the bar moves every few documents (a write batch holds ~70)
         return SlicedStage(model, slice_tokens=PROGRESS_SLICE_TOKENS, after_slice=bar.embedded), options
+
     # on a cluster the model loads in Ray tasks and actors only: they report its window
     def sized(window: int | None) -> IngestOptions:
         return IngestOptions.from_settings(settings, keep_floats=keep_floats, max_input_tokens=window)
