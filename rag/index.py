@@ -1,7 +1,8 @@
 """The binary vector index: packed sign bits in FAISS, keyed by chunk id. The only module importing faiss.
 
 ``BinaryIndex`` wraps an exhaustive ``IndexBinaryFlat`` (in an ``IndexBinaryIDMap``, so ids are chunk ids
-and never shift on removal) or, for large collections, an ``IndexBinaryIVF`` (ids native). Every search runs
+and never shift on removal) or, for large collections, an ``IndexBinaryIVF`` (ids native; filters, the
+recall target and the ``auto`` kind's size rule live in ``rag.coarse_index``). Every search runs
 on one OpenMP thread: one query per thread is faster than splitting a query on a small shared machine
 (PERFORMANCE.md section 6); concurrency comes from parallel requests.
 """
@@ -14,10 +15,12 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from rag import coarse_index
 from rag.errors import CorruptStoreError, InvalidInputError
 from rag.types import IdArray
 
-INDEX_KINDS = ("flat", "ivf")
+# auto: flat below ``auto_min_chunks`` live chunks, IVF (nlist and nprobe chosen here) past it.
+INDEX_KINDS = ("auto", "flat", "ivf")
 # IVF k-means wants ~39 points per list; below that a flat scan is both faster and exact.
 IVF_POINTS_PER_LIST = 39
 _IVF_TRAIN_SAMPLE = 256
@@ -32,7 +35,16 @@ def _one_thread() -> None:
 class BinaryIndex:
     """Hamming search over packed sign bits (``d / 8`` bytes per chunk)."""
 
-    def __init__(self, dimensions: int, *, kind: str = "flat", nlist: int = 1024, nprobe: int = 16) -> None:
+    def __init__(
+        self,
+        dimensions: int,
+        *,
+        kind: str = "flat",
+        nlist: int = 1024,
+        nprobe: int = 16,
+        auto_min_chunks: int = coarse_index.AUTO_MIN_CHUNKS,
+        recall_target: float = coarse_index.DEFAULT_RECALL_TARGET,
+    ) -> None:
         if kind not in INDEX_KINDS:
             raise InvalidInputError(f"Unknown index type {kind!r}; use one of {', '.join(INDEX_KINDS)}.")
         if dimensions <= 0 or dimensions % 8:
@@ -43,6 +55,8 @@ class BinaryIndex:
         self.requested_kind = kind
         self.nlist = nlist
         self.nprobe = nprobe
+        self.auto_min_chunks = auto_min_chunks
+        self.recall_target = recall_target
         self.kind = "flat"
         self._index: Any = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(dimensions))
 
@@ -56,20 +70,41 @@ class BinaryIndex:
         kind: str = "flat",
         nlist: int = 1024,
         nprobe: int = 16,
+        auto_min_chunks: int = coarse_index.AUTO_MIN_CHUNKS,
+        recall_target: float = coarse_index.DEFAULT_RECALL_TARGET,
     ) -> BinaryIndex:
-        """An index over ``codes`` (n, d/8) with ``ids`` (n,); IVF is trained here when codes suffice."""
-        index = cls(dimensions, kind=kind, nlist=nlist, nprobe=nprobe)
-        if kind == "ivf" and len(ids) >= nlist * IVF_POINTS_PER_LIST:
+        """An index over ``codes`` (n, d/8) with ``ids`` (n,); IVF is trained here when due."""
+        index = cls(
+            dimensions,
+            kind=kind,
+            nlist=nlist,
+            nprobe=nprobe,
+            auto_min_chunks=auto_min_chunks,
+            recall_target=recall_target,
+        )
+        if index.due_for_training(len(ids)):
             index._train_ivf(codes)
         index.add(ids, codes)
+        if index.kind == "ivf" and kind == "auto":
+            index.nprobe = coarse_index.calibrate_nprobe(index._index, codes, recall_target)
+            index._index.nprobe = index.nprobe  # serialized with the index: a restart probes as many
         return index
+
+    def due_for_training(self, live_chunks: int) -> bool:
+        """Whether a flat index of this kind should become IVF at ``live_chunks`` (rebuild, save_index)."""
+        if self.kind != "flat":
+            return False
+        if self.requested_kind == "auto":
+            return coarse_index.wants_ivf(live_chunks, self.auto_min_chunks)
+        return self.requested_kind == "ivf" and live_chunks >= self.nlist * IVF_POINTS_PER_LIST
 
     def _train_ivf(self, codes: np.ndarray) -> None:
         _one_thread()
-        sample_size = min(len(codes), self.nlist * _IVF_TRAIN_SAMPLE)
-        pick = np.random.default_rng(0).choice(len(codes), size=sample_size, replace=False)
-        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.dimensions), self.dimensions, self.nlist)
-        ivf.train(np.ascontiguousarray(codes[np.sort(pick)]))
+        if self.requested_kind == "auto":
+            self.nlist = coarse_index.auto_nlist(len(codes))
+            ivf = coarse_index.train_ivf(codes, self.dimensions, self.nlist)
+        else:
+            ivf = coarse_index.train_ivf(codes, self.dimensions, self.nlist, _IVF_TRAIN_SAMPLE)
         ivf.nprobe = self.nprobe
         self._index = ivf
         self.kind = "ivf"
@@ -79,8 +114,14 @@ class BinaryIndex:
 
     @property
     def supports_selector(self) -> bool:
-        """Whether ``search(..., allowed=...)`` filters inside FAISS (IVF does not support id selectors)."""
-        return self.kind == "flat"
+        """Whether ``search(..., allowed=...)`` filters inside the search (both kinds now do)."""
+        return True
+
+    def prefers_subset_scan(self, allowed_count: int, nprobe: int | None = None) -> bool:
+        """Whether an exact scan of the ``allowed_count`` matching codes beats the filtered IVF probe."""
+        if self.kind == "flat":
+            return False
+        return coarse_index.prefers_subset_scan(self._index, allowed_count, nprobe or self.nprobe)
 
     def add(self, ids: IdArray, codes: np.ndarray) -> None:
         if len(ids):
@@ -104,15 +145,18 @@ class BinaryIndex:
         if allowed is not None:
             if not len(allowed):
                 return np.empty(0, np.int64), np.empty(0, np.int32)
-            if not self.supports_selector:
-                raise InvalidInputError("An IVF binary index cannot filter inside the search.")
+            if self.kind == "ivf":
+                ids, distances = coarse_index.filtered_search(
+                    self._index, query[0], k, _as_ids(allowed), nprobe or self.nprobe
+                )
+                return ids, distances
             params = faiss.SearchParameters()
             bitmap = _bitmap(allowed)
             # the selector points into ``bitmap``; the local keeps it alive until the search returns
             params.sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         elif self.kind == "ivf":
             params = faiss.SearchParametersIVF()
-            params.nprobe = self.nprobe if nprobe is None else nprobe
+            params.nprobe = nprobe or self.nprobe  # 0 / None: the index's own (calibrated for auto)
         distances, labels = self._index.search(query, min(k, len(self)), params=params)
         del bitmap
         keep = labels[0] != _MISSING
@@ -128,12 +172,14 @@ class BinaryIndex:
     @classmethod
     def from_bytes(cls, data: np.ndarray, *, kind: str, nlist: int, nprobe: int) -> BinaryIndex:
         try:
-            raw = faiss.deserialize_index_binary(np.ascontiguousarray(data, dtype=np.uint8))
+            raw: Any = faiss.deserialize_index_binary(np.ascontiguousarray(data, dtype=np.uint8))
         except RuntimeError as exc:
             raise CorruptStoreError(f"The binary index snapshot cannot be read: {exc}") from exc
         index = cls(int(raw.d), kind=kind, nlist=nlist, nprobe=nprobe)
         index._index = raw  # deserialize returns the concrete, owning type; a downcast copy would dangle
         index.kind = "ivf" if isinstance(index._index, faiss.IndexBinaryIVF) else "flat"
+        if index.kind == "ivf" and kind == "auto":  # the snapshot's own lists and calibrated nprobe
+            index.nlist, index.nprobe = int(raw.nlist), int(raw.nprobe)
         return index
 
 
