@@ -33,11 +33,13 @@ AUTO_POINTS_PER_LIST = 400  # lists of ~400 codes: at 1M, 2048 lists, a probe re
 _TRAIN_PER_LIST = 64
 _CALIBRATION_QUERIES = 64
 _CALIBRATION_DEPTH = 100
+_MIN_IVF_CHUNKS = 100
 
 
 def wants_ivf(live_chunks: int, threshold: int) -> bool:
-    """Whether an ``auto`` collection of ``live_chunks`` should be indexed rather than scanned."""
-    return live_chunks >= max(threshold, 1)
+    """Whether an ``auto`` collection of ``live_chunks`` should be indexed rather than scanned (never under
+    ``_MIN_IVF_CHUNKS``: k-means needs points for its lists, and a scan of so few is instant)."""
+    return live_chunks >= max(threshold, _MIN_IVF_CHUNKS)
 
 
 def auto_nlist(live_chunks: int) -> int:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag.embedding.fake import HashEmbedder
+from rag.errors import InvalidInputError
 from rag.fingerprint import CollectionFingerprint
 from rag.store import Collection, Library
 from rag.store.snapshot import FILENAME
@@ -87,4 +90,16 @@ def test_wide_filters_run_inside_a_partial_probe(tmp_path: Path) -> None:
     assert collection._vectors.index_kind == "ivf"
     assert len(collection._vectors._index or []) == 200
     collection.close()
+    library.close()
+
+
+def test_bad_index_settings_are_refused(tmp_path: Path) -> None:
+    library = Library(tmp_path / "data")
+    for settings in (
+        {"index_recall_target": 1.5},
+        {"index_recall_target": "high"},
+        {"index_auto_min_chunks": 0},
+    ):
+        with pytest.raises(InvalidInputError, match="index_"):
+            _collection(library, settings)
     library.close()
