@@ -95,11 +95,12 @@ def test_wide_filters_run_inside_a_partial_probe(tmp_path: Path) -> None:
 
 def test_bad_index_settings_are_refused(tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
-    for settings in (
+    bad: list[dict[str, object]] = [
         {"index_recall_target": 1.5},
         {"index_recall_target": "high"},
         {"index_auto_min_chunks": 0},
-    ):
+    ]
+    for settings in bad:
         with pytest.raises(InvalidInputError, match="index_"):
             _collection(library, settings)
     library.close()
