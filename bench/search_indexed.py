@@ -81,6 +81,16 @@ def cascade(
     return search
 
 
+def flat_codes(index: BinaryIndex) -> np.ndarray:
+    """The packed codes of a flat ``BinaryIndex`` whose ids were added as 0..n-1 in order (bench/search.py's
+    ``Data.binary``), in id order: what ``measure_indexed`` takes."""
+    import faiss
+
+    stored: Any = faiss.downcast_IndexBinary(index._index.index)
+    codes: np.ndarray = faiss.vector_to_array(stored.xb).reshape(-1, index.dimensions // 8)
+    return codes
+
+
 def measure_indexed(
     codes: np.ndarray,
     int8_rows: np.ndarray,

@@ -46,3 +46,14 @@ def test_the_qdrant_edge_peer_answers_on_the_same_rows() -> None:
     result = measure_indexed(codes, int8_rows, query_bits, query_int8, truth)
     assert set(result["peer_qdrant_edge"]) == {"p50", "recall_vs_int8_exact"}
     assert result["peer_qdrant_edge"]["recall_vs_int8_exact"] >= 0.8
+
+
+def test_flat_codes_reads_back_what_bench_search_added() -> None:
+    from search_indexed import flat_codes
+
+    from rag.index import BinaryIndex
+
+    codes = np.random.default_rng(0).integers(0, 256, (300, 16), dtype=np.uint8)
+    index = BinaryIndex(128)
+    index.add(np.arange(300, dtype=np.int64), codes)
+    assert np.array_equal(flat_codes(index), codes)
