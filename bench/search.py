@@ -33,8 +33,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import importlib
-import importlib.util
 import json
 import platform
 import statistics
@@ -46,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import search_indexed
 from search_lexical import lexical_table, run_lexical
 from search_scan import default_cascade, scan_sections, scan_table
 
@@ -138,7 +137,9 @@ def recall(found: list[list[int]], truth: list[set[int]]) -> float:
     return sum(len(set(f[:K]) & t) for f, t in pairs) / (K * len(pairs))
 
 
-def run_size(n: int, d: int, queries: int, baseline_queries: int, multipliers: list[int]) -> dict[str, Any]:
+def run_size(
+    n: int, d: int, queries: int, baseline_queries: int, multipliers: list[int], peer: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         data = Data(n, d, queries, Path(folder))
@@ -174,7 +175,7 @@ def run_size(n: int, d: int, queries: int, baseline_queries: int, multipliers: l
         dense["default_cascade"] = default_cascade(
             data, timed, percentiles, recall, truth, float_stats["p50"], queries
         )
-        dense.update(indexed_sections(data, truth))
+        dense.update(indexed_sections(data, truth, peer))
         resident = data.binary.memory_bytes() + data.id_to_row.nbytes
         return {
             **dense,
@@ -201,13 +202,20 @@ def run_size(n: int, d: int, queries: int, baseline_queries: int, multipliers: l
         }
 
 
-def indexed_sections(data: Data, truth: list[set[int]]) -> dict[str, Any]:
-    """The place for the indexed coarse stage and its peer (``indexed``, ``peer_qdrant_edge``): a module
-    ``bench/search_indexed.py`` defining ``indexed_sections(data, truth) -> dict`` is merged in if present."""
-    if importlib.util.find_spec("search_indexed") is None:
-        return {}
-    sections: dict[str, Any] = importlib.import_module("search_indexed").indexed_sections(data, truth)
+def indexed_sections(data: Data, truth: list[set[int]], peer: bool) -> dict[str, Any]:
+    """The indexed coarse stage (``indexed``: the ``auto`` kind's IVF) and Qdrant's engine core beside it
+    (``peer_qdrant_edge``, when ``peer`` and the ``bench`` extra is installed), on the same data."""
+    sections: dict[str, Any] = search_indexed.indexed_sections(data, truth, peer=peer)
     return sections
+
+
+def indexed_line(result: dict[str, Any]) -> str:
+    parts = [
+        f"{name}: p50 {result[name]['p50']:.2f} ms, recall@10 vs int8-exact {result[name]['recall_vs_int8_exact']:.3f}"
+        for name in ("indexed", "peer_qdrant_edge")
+        if name in result
+    ]
+    return "; ".join(parts) + "\n"
 
 
 def machine() -> dict[str, Any]:
@@ -269,6 +277,12 @@ def main() -> None:
     parser.add_argument(
         "--top-word-queries", type=int, default=20, help="queries holding the most common word, per mode"
     )
+    parser.add_argument(
+        "--peer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure Qdrant's engine core beside the indexed stage (needs the bench extra; slow at 1M)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "results": [], "lexical": []}
@@ -276,10 +290,10 @@ def main() -> None:
         for n in (int(s) for s in args.sizes.split(",") if int(s) > 0):
             baseline = args.baseline_queries or (40 if n >= 1_000_000 else args.queries)
             multipliers = [int(m) for m in args.multipliers.split(",")]
-            result = run_size(n, args.dim, args.queries, min(baseline, args.queries), multipliers)
+            result = run_size(n, args.dim, args.queries, min(baseline, args.queries), multipliers, args.peer)
             report["results"].append(result)
             if not args.json:
-                print(table(result) + "\n" + scan_table(result) + "\n", flush=True)
+                print(table(result) + "\n" + scan_table(result) + "\n" + indexed_line(result), flush=True)
         for n in (int(s) for s in args.lexical_sizes.split(",") if int(s) > 0):
             lexical = run_lexical(n, args.dim, args.lexical_queries, args.top_word_queries)
             report["lexical"].append(lexical)

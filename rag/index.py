@@ -1,10 +1,11 @@
 """The binary vector index: packed sign bits keyed by chunk id. The only module importing faiss's indexes.
 
-``BinaryIndex`` is either flat (the default: an exact scan, ``rag.flat_codes`` over ``rag.hamming``, with
-filters and tombstones applied inside the scan and concurrent queries batched into one scan) or, for
-large collections, a FAISS ``IndexBinaryIVF`` (ids native). Ids are chunk ids and never shift on removal.
-Every search runs on one thread: one query per thread is faster than splitting a query on a small shared
-machine (PERFORMANCE.md section 6); concurrency comes from parallel requests.
+``BinaryIndex`` is either flat (an exact scan, ``rag.flat_codes`` over ``rag.hamming``, with filters and
+tombstones applied inside the scan and concurrent queries batched into one scan) or, for large collections,
+a FAISS ``IndexBinaryIVF`` (ids native; filters, the recall target and the ``auto`` kind's size rule live in
+``rag.coarse_index``). Ids are chunk ids and never shift on removal. Every search runs on one thread: one
+query per thread is faster than splitting a query on a small shared machine (PERFORMANCE.md section 6);
+concurrency comes from parallel requests.
 
 The snapshot bytes are FAISS's serialization in both kinds (a flat index is written as the
 ``IndexBinaryIDMap(IndexBinaryFlat)`` it used to be), so snapshots written before the flat scan load as
@@ -19,13 +20,15 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from rag import coarse_index
 from rag.errors import CorruptStoreError, InvalidInputError
 from rag.flat_codes import FlatCodes
 from rag.hamming import scan_top_k
 from rag.scan_batcher import ScanStats
 from rag.types import IdArray
 
-INDEX_KINDS = ("flat", "ivf")
+# auto: flat below ``auto_min_chunks`` live chunks, IVF (nlist and nprobe chosen here) past it.
+INDEX_KINDS = ("auto", "flat", "ivf")
 # IVF k-means wants ~39 points per list; below that a flat scan is both faster and exact.
 IVF_POINTS_PER_LIST = 39
 _IVF_TRAIN_SAMPLE = 256
@@ -40,7 +43,16 @@ def _one_thread() -> None:
 class BinaryIndex:
     """Hamming search over packed sign bits (``d / 8`` bytes per chunk)."""
 
-    def __init__(self, dimensions: int, *, kind: str = "flat", nlist: int = 1024, nprobe: int = 16) -> None:
+    def __init__(
+        self,
+        dimensions: int,
+        *,
+        kind: str = "flat",
+        nlist: int = 1024,
+        nprobe: int = 16,
+        auto_min_chunks: int = coarse_index.AUTO_MIN_CHUNKS,
+        recall_target: float = coarse_index.DEFAULT_RECALL_TARGET,
+    ) -> None:
         if kind not in INDEX_KINDS:
             raise InvalidInputError(f"Unknown index type {kind!r}; use one of {', '.join(INDEX_KINDS)}.")
         if dimensions <= 0 or dimensions % 8:
@@ -51,6 +63,8 @@ class BinaryIndex:
         self.requested_kind = kind
         self.nlist = nlist
         self.nprobe = nprobe
+        self.auto_min_chunks = auto_min_chunks
+        self.recall_target = recall_target
         self.kind = "flat"
         self._flat: FlatCodes | None = FlatCodes(dimensions // 8)
         self._ivf: Any = None
@@ -65,22 +79,43 @@ class BinaryIndex:
         kind: str = "flat",
         nlist: int = 1024,
         nprobe: int = 16,
+        auto_min_chunks: int = coarse_index.AUTO_MIN_CHUNKS,
+        recall_target: float = coarse_index.DEFAULT_RECALL_TARGET,
     ) -> BinaryIndex:
-        """An index over ``codes`` (n, d/8) with ``ids`` (n,); IVF is trained here when codes suffice."""
-        index = cls(dimensions, kind=kind, nlist=nlist, nprobe=nprobe)
-        if kind == "ivf" and len(ids) >= nlist * IVF_POINTS_PER_LIST:
+        """An index over ``codes`` (n, d/8) with ``ids`` (n,); IVF is trained here when due."""
+        index = cls(
+            dimensions,
+            kind=kind,
+            nlist=nlist,
+            nprobe=nprobe,
+            auto_min_chunks=auto_min_chunks,
+            recall_target=recall_target,
+        )
+        if index.due_for_training(len(ids)):
             index._train_ivf(codes)
         else:
             index.reserve(len(ids))
         index.add(ids, codes)
+        if index.kind == "ivf" and kind == "auto":
+            index.nprobe = coarse_index.calibrate_nprobe(index._ivf, codes, recall_target)
+            index._ivf.nprobe = index.nprobe  # serialized with the index: a restart probes as many
         return index
+
+    def due_for_training(self, live_chunks: int) -> bool:
+        """Whether a flat index of this kind should become IVF at ``live_chunks`` (rebuild, save_index)."""
+        if self.kind != "flat":
+            return False
+        if self.requested_kind == "auto":
+            return coarse_index.wants_ivf(live_chunks, self.auto_min_chunks)
+        return self.requested_kind == "ivf" and live_chunks >= self.nlist * IVF_POINTS_PER_LIST
 
     def _train_ivf(self, codes: np.ndarray) -> None:
         _one_thread()
-        sample_size = min(len(codes), self.nlist * _IVF_TRAIN_SAMPLE)
-        pick = np.random.default_rng(0).choice(len(codes), size=sample_size, replace=False)
-        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.dimensions), self.dimensions, self.nlist)
-        ivf.train(np.ascontiguousarray(codes[np.sort(pick)]))
+        if self.requested_kind == "auto":
+            self.nlist = coarse_index.auto_nlist(len(codes))
+            ivf = coarse_index.train_ivf(codes, self.dimensions, self.nlist)
+        else:
+            ivf = coarse_index.train_ivf(codes, self.dimensions, self.nlist, _IVF_TRAIN_SAMPLE)
         ivf.nprobe = self.nprobe
         self._ivf, self._flat = ivf, None
         self.kind = "ivf"
@@ -90,8 +125,8 @@ class BinaryIndex:
 
     @property
     def supports_selector(self) -> bool:
-        """Whether ``search(..., allowed=...)`` filters inside the search (IVF does not)."""
-        return self._flat is not None
+        """Whether ``search(..., allowed=...)`` filters inside the search (both kinds do)."""
+        return True
 
     @property
     def scan_stats(self) -> ScanStats | None:
@@ -107,6 +142,12 @@ class BinaryIndex:
         """Room for ``rows`` codes in all (a bulk load's one allocation; flat only)."""
         if self._flat is not None:
             self._flat.reserve(rows)
+
+    def prefers_subset_scan(self, allowed_count: int, nprobe: int | None = None) -> bool:
+        """Whether an exact scan of the ``allowed_count`` matching codes beats the filtered IVF probe."""
+        if self._ivf is None:
+            return False
+        return coarse_index.prefers_subset_scan(self._ivf, allowed_count, nprobe or self.nprobe)
 
     def add(self, ids: IdArray, codes: np.ndarray) -> None:
         if not len(ids):
@@ -136,9 +177,9 @@ class BinaryIndex:
         if self._flat is not None:
             return self._flat.search(query, k, allowed)
         if allowed is not None:
-            raise InvalidInputError("An IVF binary index cannot filter inside the search.")
+            return coarse_index.filtered_search(self._ivf, query, k, _as_ids(allowed), nprobe or self.nprobe)
         params = faiss.SearchParametersIVF()
-        params.nprobe = self.nprobe if nprobe is None else nprobe
+        params.nprobe = nprobe or self.nprobe  # 0 / None: the index's own (calibrated for auto)
         distances, labels = self._ivf.search(query.reshape(1, -1), min(k, len(self)), params=params)
         keep = labels[0] != _MISSING
         return labels[0][keep].astype(np.int64), distances[0][keep].astype(np.int32)
@@ -167,12 +208,14 @@ class BinaryIndex:
     @classmethod
     def from_bytes(cls, data: np.ndarray, *, kind: str, nlist: int, nprobe: int) -> BinaryIndex:
         try:
-            raw = faiss.deserialize_index_binary(np.ascontiguousarray(data, dtype=np.uint8))
+            raw: Any = faiss.deserialize_index_binary(np.ascontiguousarray(data, dtype=np.uint8))
         except RuntimeError as exc:
             raise CorruptStoreError(f"The binary index snapshot cannot be read: {exc}") from exc
         index = cls(int(raw.d), kind=kind, nlist=nlist, nprobe=nprobe)
         if isinstance(raw, faiss.IndexBinaryIVF):
             index._ivf, index._flat, index.kind = raw, None, "ivf"
+            if kind == "auto":  # the snapshot's own lists and calibrated nprobe
+                index.nlist, index.nprobe = int(raw.nlist), int(raw.nprobe)
             return index
         if not isinstance(raw, faiss.IndexBinaryIDMap):
             raise CorruptStoreError(f"The binary index snapshot holds an unexpected {type(raw).__name__}.")

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.coarse_index import AUTO_MIN_CHUNKS, DEFAULT_RECALL_TARGET
 from rag.store.rows import RowFiles
 
 
@@ -25,7 +26,9 @@ class Committed:
     keep_floats: bool
     index_kind: str
     nlist: int
-    nprobe: int
+    nprobe: int  # 0: the index's own (an ``auto`` collection's calibrated nprobe)
+    auto_min_chunks: int = AUTO_MIN_CHUNKS
+    recall_target: float = DEFAULT_RECALL_TARGET
 
     def files(self, directory: Path) -> RowFiles:
         return RowFiles(directory, self.vector_generation, self.dimensions, keep_floats=self.keep_floats)
@@ -39,6 +42,7 @@ class Committed:
 def committed_from(meta: dict[str, str]) -> Committed:
     """The vector bookkeeping in the ``meta`` table (as ``writes.read_meta`` returns it)."""
     settings = json.loads(meta["settings"])
+    kind = str(settings.get("index_type", "auto"))
     return Committed(
         generation=int(meta["generation"]),
         rows=int(meta["rows_committed"]),
@@ -46,7 +50,9 @@ def committed_from(meta: dict[str, str]) -> Committed:
         pruned_through=int(meta["pruned_through"]),
         dimensions=int(meta["dimensions"]),
         keep_floats=bool(settings.get("keep_floats", False)),
-        index_kind=str(settings.get("index_type", "flat")),
+        index_kind=kind,
         nlist=int(settings.get("ivf_nlist", 1024)),
-        nprobe=int(settings.get("ivf_nprobe", 16)),
+        nprobe=int(settings.get("ivf_nprobe", 0 if kind == "auto" else 16)),
+        auto_min_chunks=int(settings.get("index_auto_min_chunks", AUTO_MIN_CHUNKS)),
+        recall_target=float(settings.get("index_recall_target", DEFAULT_RECALL_TARGET)),
     )

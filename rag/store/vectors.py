@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import InvalidInputError
-from rag.index import IVF_POINTS_PER_LIST, BinaryIndex, hamming_top_k
+from rag.index import BinaryIndex, hamming_top_k
 from rag.scan_batcher import ScanStats
 from rag.store import snapshot
 from rag.store.committed import Committed
@@ -98,19 +98,20 @@ class VectorState:
             kind=committed.index_kind,
             nlist=committed.nlist,
             nprobe=committed.nprobe,
+            auto_min_chunks=committed.auto_min_chunks,
+            recall_target=committed.recall_target,
         )
         return index, _id_map(ids, rows, np.full(0, -1, dtype=np.int64))
 
     def train_if_due(self, conn: sqlite3.Connection, committed: Committed) -> None:
-        """Turn the flat index of an ``ivf`` collection into a trained IVF once it holds enough codes.
+        """Turn the flat index of an ``ivf`` / ``auto`` collection into a trained IVF once it is due.
 
         Catch-up only adds to the index it has, so an IVF collection that started small stays flat until
         this runs (from ``save_index``, under the collection write lock, so nothing commits meanwhile).
         Training runs without the state lock: searches go on against the flat index until the swap.
         """
         index = self._index
-        due = committed.index_kind == "ivf" and index is not None and index.kind == "flat"
-        if not due or index is None or len(index) < committed.nlist * IVF_POINTS_PER_LIST:
+        if index is None or not index.due_for_training(len(index)):
             return
         trained, id_to_row = self._build(conn, committed)
         with self._lock.write():
@@ -190,11 +191,12 @@ class VectorState:
         if allowed is not None and mode is SearchMode.BINARY_INT8 and len(allowed) <= depth:
             ids = allowed  # every match is a candidate: the Hamming stage cannot narrow them further
             distances = np.zeros(len(ids), np.int32)
-        elif allowed is not None and not self._index.supports_selector:
-            codes = np.asarray(self._views.bits[self._id_to_row[allowed]])
-            ids, distances = hamming_top_k(query.bits[0], codes, allowed, depth)
+        elif allowed is not None and self._index.prefers_subset_scan(len(allowed), nprobe):
+            ids, distances = self._subset_scan(query, allowed, depth)
         else:
             ids, distances = self._index.search(query.bits[0], depth, allowed=allowed, nprobe=nprobe)
+            if allowed is not None and len(ids) < min(depth, len(allowed)):
+                ids, distances = self._subset_scan(query, allowed, depth)  # the probed lists held too few
         timings = {"hamming": elapsed_ms(started)}
         if mode is SearchMode.BINARY:
             scores = 1.0 - 2.0 * distances.astype(np.float32) / np.float32(query.dimensions)
@@ -206,6 +208,12 @@ class VectorState:
         timings["rescore"] = elapsed_ms(started)
         timings["candidates"] = float(len(ids))
         return result, timings
+
+    def _subset_scan(self, query: Embeddings, allowed: IdArray, depth: int) -> tuple[IdArray, np.ndarray]:
+        """Exact Hamming top ``depth`` over the allowed chunks' codes (small filters on an IVF index)."""
+        assert self._views is not None
+        codes = np.asarray(self._views.bits[self._id_to_row[allowed]])
+        return hamming_top_k(query.bits[0], codes, allowed, depth)
 
     def _search_exact(
         self, query: Embeddings, mode: SearchMode, k: int, allowed: IdArray | None

@@ -39,10 +39,13 @@ def write_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
 
 
 def validate_settings(settings: dict[str, Any]) -> None:
-    kind = settings.get("index_type", "flat")
+    kind = settings.get("index_type", "auto")
     if kind not in INDEX_KINDS:
         raise InvalidInputError(f"Setting index_type must be one of {', '.join(INDEX_KINDS)}, got {kind!r}.")
-    for key in ("ivf_nlist", "ivf_nprobe"):
+    target = settings.get("index_recall_target", 0.95)
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
+        raise InvalidInputError(f"Setting index_recall_target must be in (0, 1], got {target!r}.")
+    for key in ("ivf_nlist", "ivf_nprobe", "index_auto_min_chunks"):
         value = settings.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"Setting {key} must be a positive integer, got {value!r}.")

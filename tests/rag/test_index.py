@@ -65,13 +65,17 @@ def test_ivf_trains_when_large_enough_and_supports_removal() -> None:
     small = BinaryIndex.build(D, ids, codes, kind="ivf", nlist=64)
     assert small.kind == "flat"  # 400 codes are too few for 64 lists
     ivf = BinaryIndex.build(D, ids, codes, kind="ivf", nlist=4, nprobe=4)
-    assert ivf.kind == "ivf" and not ivf.supports_selector
+    assert ivf.kind == "ivf" and ivf.supports_selector
     for query in _codes(5, seed=3):
         _check_against_numpy(ivf, codes, ids, query, 10)  # nprobe = nlist: exhaustive
     assert ivf.remove(np.array([0, 1], dtype=np.int64)) == 2
     assert len(ivf) == 398
-    with pytest.raises(InvalidInputError, match="IVF"):
-        ivf.search(codes[0], 5, allowed=ids)
+    allowed = np.arange(2, 400, 3, dtype=np.int64)  # filters run inside the probed lists (nprobe = nlist)
+    found, distances = ivf.search(codes[0], 5, allowed=allowed)
+    expected = sorted(
+        zip(hamming_distances(codes[0], codes[allowed]).tolist(), allowed.tolist(), strict=True)
+    )[:5]
+    assert list(zip(distances.tolist(), found.tolist(), strict=True)) == expected
 
 
 def test_hamming_top_k_on_a_subset() -> None:
