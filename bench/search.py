@@ -211,9 +211,9 @@ def indexed_sections(data: Data, truth: list[set[int]], peer: bool) -> dict[str,
 
 def indexed_line(result: dict[str, Any]) -> str:
     parts = [
-        f"{name}: p50 {result[name]['p50']:.2f} ms, recall@10 vs int8-exact {result[name]['recall_vs_int8_exact']:.3f}"
-        for name in ("indexed", "peer_qdrant_edge")
-        if name in result
+        f"{name}: p50 {row['p50']:.2f} ms, recall@10 vs int8-exact {row['recall_vs_int8_exact']:.3f}"
+        for name, row in ((name, result.get(name)) for name in ("indexed", "peer_qdrant_edge"))
+        if row is not None
     ]
     return "; ".join(parts) + "\n"
 
