@@ -41,7 +41,7 @@ def test_measure_indexed_reports_the_contract_and_real_recall() -> None:
 
 
 def test_the_qdrant_edge_peer_answers_on_the_same_rows() -> None:
-    pytest.importorskip("qdrant_edge", reason="the benchmark-only peer (pip install .[bench])")
+    pytest.importorskip("qdrant_edge", reason="the benchmark-only peer: make install adds the bench extra")
     codes, int8_rows, query_bits, query_int8, truth = _inputs(2000)
     result = measure_indexed(codes, int8_rows, query_bits, query_int8, truth)
     assert set(result["peer_qdrant_edge"]) == {"p50", "recall_vs_int8_exact"}
