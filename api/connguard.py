@@ -48,8 +48,9 @@ def _refusal(limit: int) -> bytes:
     return head.encode() + body
 
 
-class _Guard:
-    """The mixin: needs the uvicorn protocol's ``transport``, ``client``, ``cycle`` and ``loop``."""
+class _Guard(asyncio.Protocol):
+    """The mixin, put before a uvicorn protocol class (its ``super()`` is that protocol): needs the
+    protocol's ``transport``, ``client``, ``cycle`` and ``loop``."""
 
     transport: asyncio.Transport
     client: tuple[str, int] | None
@@ -104,8 +105,6 @@ class _Guard:
         if waiting_for_head and not self.transport.is_closing():
             self.transport.close()
 
-
-class GuardedH11Protocol(_Guard, H11Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.refused:
             super().data_received(data)
@@ -119,9 +118,13 @@ class GuardedH11Protocol(_Guard, H11Protocol):
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]  # the uvicorn protocol's, next in the MRO
         if not self.transport.is_closing():
             self._arm_head_timer()
+
+
+class GuardedH11Protocol(_Guard, H11Protocol):
+    """uvicorn's h11 protocol with the guards."""
 
 
 GuardedProtocol: type[asyncio.Protocol] = GuardedH11Protocol
@@ -130,22 +133,7 @@ try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class GuardedHttpToolsProtocol(_Guard, HttpToolsProtocol):
-        def data_received(self, data: bytes) -> None:
-            if not self.refused:
-                super().data_received(data)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._admit()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._release()
-            super().connection_lost(exc)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_head_timer()
+        """uvicorn's httptools protocol with the guards."""
 
     GuardedProtocol = GuardedHttpToolsProtocol  # uvicorn's "auto" prefers httptools too
 except ImportError:  # pragma: no cover - httptools is optional for uvicorn
