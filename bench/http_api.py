@@ -38,10 +38,8 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import http_embeddings
 import http_search
 import httpx
+import served
 
 from ingest.encoding import token_counter
 from ingest.loaders import SourceDocument
@@ -218,33 +217,14 @@ class _InProcess:
 
 
 def _start_server(args: argparse.Namespace, data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RAG_")}
-    env |= {"RAG_DATA_DIR": str(data), "RAG_DOC_MODEL": args.model, "RAG_QUERY_MODEL": args.model}
-    env |= {"OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"], "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("the server did not become ready")
+    return served.start(
+        {"RAG_DATA_DIR": str(data), "RAG_DOC_MODEL": args.model, "RAG_QUERY_MODEL": args.model}, port
+    )
 
 
 def _batch_stats(url: str) -> tuple[float, float]:
     """(sum, count) of the batcher's batch-size histogram."""
-    text = httpx.get(f"{url}/metrics").text
-    found = dict(re.findall(r"^rag_query_embed_batch_size_(sum|count) (\S+)$", text, flags=re.MULTILINE))
-    return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
+    return served.metric_pair(url, "rag_query_embed_batch_size_", "sum", "count")
 
 
 async def _client(url: str, path: str, bodies: list[dict[str, Any] | None], latencies: list[float]) -> None:
@@ -291,7 +271,7 @@ def _under_load(args: argparse.Namespace, data: Path) -> tuple[list[dict[str, An
     process = _start_server(args, data, port)
     rows: list[dict[str, Any]] = []
     try:
-        _wait_ready(url, process)
+        served.wait_ready(url, process)
         asyncio.run(_load(url, "cached", 1, 3, 0))  # warm-up, and the cached query enters the cache
         # Variants interleaved at each concurrency, so a drift of the (shared) machine hits them alike.
         for offset, concurrency in enumerate(args.concurrency):

@@ -14,11 +14,8 @@ Goal (issue 14): QPS at 8 clients >= 3x QPS at 1 client, at equal or better p99.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,13 +23,13 @@ from typing import Any
 
 import httpx
 import numpy as np
+import served
 from search_lexical import Mixture, Text, batches
 
 from rag.embedding.fake import HashEmbedder
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint
 from rag.store import Library
 
-ROOT = Path(__file__).resolve().parents[1]
 DIMENSIONS = 1024
 QUERIES = 64
 MODE = "binary+int8"
@@ -66,32 +63,13 @@ def build(data: Path, n: int) -> float:
 
 
 def _server(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("RAG_")}
-    env |= {"RAG_DATA_DIR": str(data), "RAG_DOC_MODEL": f"fake:{DIMENSIONS}"}
-    env |= {"RAG_QUERY_MODEL": f"fake:{DIMENSIONS}", "RAG_QUERY_CACHE_SIZE": str(4 * QUERIES)}
-    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env)
-
-
-def _ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the search-only server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("the search-only server did not become ready")
+    settings = {"RAG_DATA_DIR": str(data), "RAG_DOC_MODEL": f"fake:{DIMENSIONS}"}
+    settings |= {"RAG_QUERY_MODEL": f"fake:{DIMENSIONS}", "RAG_QUERY_CACHE_SIZE": str(4 * QUERIES)}
+    return served.start(settings, port)
 
 
 def _scans(url: str) -> tuple[float, float]:
-    text = httpx.get(f"{url}/metrics").text
-    found = dict(re.findall(r"^rag_scan_(batches|queries)_total (\S+)$", text, flags=re.MULTILINE))
-    return float(found.get("batches", 0.0)), float(found.get("queries", 0.0))
+    return served.metric_pair(url, "rag_scan_", "batches_total", "queries_total")
 
 
 def _body(i: int) -> dict[str, Any]:
@@ -129,7 +107,7 @@ def run(args: Any, port: int) -> dict[str, Any] | None:
         process = _server(data, port)
         rows = []
         try:
-            _ready(url, process)
+            served.wait_ready(url, process)
             asyncio.run(_load(url, 1, QUERIES))  # every query once: into the cache, and the index loads
             for clients in args.concurrency:
                 before = _scans(url)
