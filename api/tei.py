@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.state import AppState
-from api.wire import MAX_DIMENSIONS
+from api.wire import Dimensions
 from rag.errors import InvalidInputError
 
 MAX_INPUT_TOKENS = 32_768  # the pplx models' max_position_embeddings
@@ -36,13 +36,7 @@ class TeiEmbedRequest(BaseModel):
     truncate: bool | None = Field(
         False, description="true: inputs over the token limit are cut by the model; false: refused (422)."
     )
-    dimensions: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_DIMENSIONS,
-        description=f"Matryoshka prefix (at most the served width; the schema's bound is {MAX_DIMENSIONS}); "
-        "default: the full width.",
-    )
+    dimensions: Dimensions = None
 
     def texts(self) -> list[str]:
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)

@@ -42,6 +42,16 @@ TOKEN_ID_ENCODING = "cl100k_base"
 # The schema's bound on ``dimensions``: wider than any embedding model served (pplx-embed 4b is 2560 wide);
 # the served model's own width is checked per request (``check_dimensions``).
 MAX_DIMENSIONS = 8192
+# the Matryoshka prefix field of every embeddings request (OpenAI/Perplexity and TEI)
+Dimensions = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=MAX_DIMENSIONS,
+        description=f"Matryoshka prefix (at most the served width; the schema's bound is {MAX_DIMENSIONS}); "
+        "default: the full width.",
+    ),
+]
 
 
 class _EmbedBase(BaseModel):
@@ -50,13 +60,7 @@ class _EmbedBase(BaseModel):
     model: str = Field(
         min_length=1, description="The served model: its id, its name without the org, or an alias."
     )
-    dimensions: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_DIMENSIONS,
-        description=f"Matryoshka prefix (at most the served width; the schema's bound is {MAX_DIMENSIONS}); "
-        "default: the full width.",
-    )
+    dimensions: Dimensions = None
 
 
 class EmbeddingsRequest(_EmbedBase):
