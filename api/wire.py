@@ -118,11 +118,19 @@ def decode_token_ids(ids: list[int]) -> str:
     encoding = get_encoding(TOKEN_ID_ENCODING)
     try:
         return str(encoding.decode(ids, errors="replace"))
-    except KeyError:
-        bad = next(token for token in ids if not 0 <= token < encoding.n_vocab)
+    except (KeyError, OverflowError):  # an unknown id (the vocabulary has holes), or a negative / huge one
+        bad = next((token for token in ids if not _decodable(encoding, token)), ids[0])
         raise ValueError(
             f"input given as token ids cannot be decoded: token id {bad} is not in {TOKEN_ID_ENCODING}."
         ) from None
+
+
+def _decodable(encoding: Any, token: int) -> bool:
+    try:
+        encoding.decode_single_token_bytes(token)
+    except (KeyError, OverflowError):
+        return False
+    return True
 
 
 class ContextualizedEmbeddingsRequest(_EmbedBase):

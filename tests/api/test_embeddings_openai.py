@@ -177,10 +177,12 @@ def test_token_ids_are_decoded_as_the_client_meant_them(client: TestClient) -> N
     assert one["data"] == as_text["data"][:1]
 
 
-def test_token_ids_outside_the_vocabulary_are_refused(client: TestClient) -> None:
-    response = client.post("/v1/embeddings", json={"input": [[15339, 10**7]], "model": "fake:64"})
+@pytest.mark.parametrize("bad", [10**7, 100256, -1, 2**70], ids=["past-the-end", "hole", "negative", "huge"])
+def test_token_ids_outside_the_vocabulary_are_refused(client: TestClient, bad: int) -> None:
+    """100256 lies inside cl100k_base's id range but names no token; -1 and 2**70 overflow tiktoken."""
+    response = client.post("/v1/embeddings", json={"input": [[15339, bad]], "model": "fake:64"})
     assert response.status_code == 422
-    assert "token id 10000000 is not in cl100k_base" in response.json()["error"]["message"]
+    assert f"token id {bad} is not in cl100k_base" in response.json()["error"]["message"]
 
 
 def test_an_alias_of_a_model_not_served_stops_the_service_at_start(tmp_path: Path) -> None:
