@@ -37,10 +37,13 @@ logger = logging.getLogger("api")
 JOBS_FILE = "jobs.db"
 
 
-def warm_indexes(library: Library) -> None:
-    """Build (or catch up) every collection's in-memory index, so no user's first query pays for it."""
+def warm_indexes(library: Library, stop: threading.Event | None = None) -> None:
+    """Build (or catch up) every collection's in-memory index, so no user's first query pays for it;
+    ``stop`` set: no further collection is started (shutdown)."""
     try:
         for info in library.list_collections():
+            if stop is not None and stop.is_set():
+                return
             if info.error is None:
                 library.open_collection(info.name).load_index()
     except RagError as exc:  # warming is an optimisation: a query builds what is missing
@@ -67,6 +70,9 @@ class AppState:
         # a search's query embedding never queues behind a long one; the two share the CPU instead.
         self.bulk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-model")
         self.priority = QueryPriority()  # bulk slices wait for the searches in flight (api/priority.py)
+        # warming runs in the background; closing the library under it would free what it reads (a crash)
+        self._stop_warming = threading.Event()
+        self._warming: asyncio.Future[None] | None = None
         self.jobs: JobManager[IngestReport] = JobManager(
             store=JobStore(settings.data_dir / JOBS_FILE),
             codec=ResultCodec(lambda report: report.model_dump_json(), IngestReport.model_validate_json),
@@ -89,7 +95,7 @@ class AppState:
         logger.info("%s", self.auth_note)
         self.library = Library(self.settings.data_dir)
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, warm_indexes, self.library)
+        self._warming = loop.run_in_executor(None, warm_indexes, self.library, self._stop_warming)
         if self._given_embedder is not None:
             self._set_embedder(self._given_embedder)
             return
@@ -141,6 +147,9 @@ class AppState:
         if self.batcher is not None:
             await self.batcher.close()
         await asyncio.to_thread(self.jobs.shutdown)
+        self._stop_warming.set()
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)  # the collection being warmed
         if self.library is not None:
             self.library.close()
         self.model_executor.shutdown(wait=False, cancel_futures=True)
