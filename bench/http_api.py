@@ -310,14 +310,7 @@ async def _with_bulk(load: Any, url: str) -> dict[str, Any]:
             while not stop.is_set():
                 (await client.post("/v1/contextualizedembeddings", json=body)).raise_for_status()
 
-    task = asyncio.create_task(bulk())
-    await asyncio.sleep(0.5)  # the first bulk request is on the model
-    try:
-        result: dict[str, Any] = await load
-    finally:
-        stop.set()
-        await task
-    return result
+    return await _while(bulk(), stop, load)
 
 
 JOBS_URL = "/v1/collections/bulk-jobs/documents"
@@ -336,16 +329,19 @@ async def _with_jobs(load: Any, url: str) -> dict[str, Any]:
             while not stop.is_set():
                 text = " ".join(f"{QUESTIONS[i % len(QUESTIONS)]} (round {round_})" for i in range(40))
                 documents = [{"id": f"job-{i}", "text": f"{text} {i}"} for i in range(12)]
-                posted = await client.post(
-                    "/v1/collections/bulk-jobs/documents", json={"documents": documents}
-                )
+                posted = await client.post(JOBS_URL, json={"documents": documents})
                 posted.raise_for_status()
                 while (await client.get(posted.json()["url"])).json()["status"] in ("queued", "running"):
                     await asyncio.sleep(0.1)
                 round_ += 1
 
-    task = asyncio.create_task(jobs())
-    await asyncio.sleep(0.5)  # the first job is on the model
+    return await _while(jobs(), stop, load)
+
+
+async def _while(background: Any, stop: asyncio.Event, load: Any) -> dict[str, Any]:
+    """Run ``load`` while ``background`` (a coroutine looping until ``stop``) keeps the model busy."""
+    task = asyncio.create_task(background)
+    await asyncio.sleep(0.5)  # the first bulk request or job is on the model
     try:
         result: dict[str, Any] = await load
     finally:

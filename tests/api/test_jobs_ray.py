@@ -4,7 +4,6 @@ collection equals a local ingest of the same documents, and searches still embed
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,15 @@ from ingest.pipeline import IngestOptions, Ingestor  # noqa: E402
 from rag.embedding.fake import HashEmbedder  # noqa: E402
 from rag.store import Library  # noqa: E402
 from tests.api.conftest import start_server, stop_server  # noqa: E402
+from tests.ingest import test_distributed  # noqa: E402
 from tests.ingest.test_distributed import rows  # noqa: E402
+
+cluster = test_distributed.cluster  # the local Ray cluster fixture, one per module
 
 DOCUMENTS = [
     {"id": f"d{i}", "text": f"# Part {i}\n\n" + " ".join(f"Sentence {k} of part {i}." for k in range(40 + i))}
     for i in range(10)
 ]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield str(ray.get_runtime_context().gcs_address)
-    finally:
-        ray.shutdown()
 
 
 @pytest.mark.slow
