@@ -23,7 +23,8 @@ export TOKENIZERS_PARALLELISM := false
 help: ## Show the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# rag/_hamming.c is compiled by the install: editing it rebuilds.
+$(STAMP): pyproject.toml rag/_hamming.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch is pinned here: any other version or an open range pulls a multi-GB CUDA build.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import faiss
 import numpy as np
 import pytest
 
-from rag import hamming
+from rag import _hamming, flat_codes, hamming
 from rag.index import BinaryIndex, hamming_top_k
 from rag.scan_batcher import ScanBatcher
 
@@ -25,18 +26,26 @@ def _codes(n: int, code_bytes: int, seed: int, values: int = 256) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, values, (n, code_bytes), dtype=np.uint8)
 
 
+@pytest.fixture(params=hamming.kernel_variants())
+def kernel(request: pytest.FixtureRequest) -> Any:
+    """Each distance kernel this CPU runs (AVX2, POPCNT, portable), switched in for one test."""
+    chosen = hamming.kernel_variant()
+    _hamming.use_variant(request.param)
+    yield request.param
+    _hamming.use_variant(chosen)
+
+
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of a few rows, so that small tests cross many blocks and tighten the bounds often."""
     monkeypatch.setattr(hamming, "SINGLE_BLOCK_ROWS", 37)
     monkeypatch.setattr(hamming, "BATCH_BLOCK_BYTES", 16 * 53)
-    monkeypatch.setattr(hamming, "MIN_BATCH_ROWS", 1)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 128])
+@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128])
 @pytest.mark.parametrize("k", [1, 10, 150, 5000])
 def test_scan_matches_the_oracle_for_one_and_many_queries(
-    small_blocks: None, code_bytes: int, k: int
+    kernel: str, small_blocks: None, code_bytes: int, k: int
 ) -> None:
     codes = _codes(600, code_bytes, seed=code_bytes)
     queries = _codes(5, code_bytes, seed=99)
@@ -48,7 +57,7 @@ def test_scan_matches_the_oracle_for_one_and_many_queries(
         assert single[0].tolist() == found.tolist() and single[1].tolist() == distances.tolist()
 
 
-def test_ties_are_broken_by_the_smaller_slot(small_blocks: None) -> None:
+def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_blocks: None) -> None:
     codes = _codes(500, 1, seed=3, values=4)  # 2 bits of 8 vary: hundreds of rows at each distance
     query = np.zeros(1, np.uint8)
     found, distances = hamming.scan_top_k(codes, query, 120)[0]
@@ -56,7 +65,16 @@ def test_ties_are_broken_by_the_smaller_slot(small_blocks: None) -> None:
     assert len(set(distances.tolist())) < len(found)  # the case did have ties
 
 
-def test_masks_restrict_each_query_to_its_rows(small_blocks: None) -> None:
+def test_thousands_of_rows_tied_at_the_bound_grow_the_selection_and_stay_exact() -> None:
+    """k 10 among 20k rows at three distances: each tightening leaves thousands tied at the k-th."""
+    codes = _codes(20_000, 1, seed=30, values=4)
+    for query in (np.zeros(1, np.uint8), np.full(1, 3, np.uint8)):
+        found, distances = hamming.scan_top_k(codes, query, 10)[0]
+        assert (found.tolist(), distances.tolist()) == _oracle(codes, np.arange(20_000), query, 10)
+        assert found.tolist() == sorted(found.tolist())  # all tied: the smallest slots
+
+
+def test_masks_restrict_each_query_to_its_rows(kernel: str, small_blocks: None) -> None:
     codes = _codes(400, 16, seed=5)
     queries = _codes(4, 16, seed=6)
     rng = np.random.default_rng(7)
@@ -81,12 +99,32 @@ def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
         assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
 
 
-def test_the_kernel_agrees_with_numpy_popcounts() -> None:
-    codes, queries = _codes(300, 128, seed=8), _codes(3, 128, seed=9)
+@pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256])
+def test_the_kernel_agrees_with_numpy_popcounts(kernel: str, code_bytes: int) -> None:
+    codes, queries = _codes(301, code_bytes, seed=8), _codes(3, code_bytes, seed=9)
+    codes[:2] = 255  # every bit set, and a row equal to the query: the extremes of each count
+    codes[2] = queries[0]
     expected = np.stack([np.unpackbits(codes ^ q, axis=1).sum(axis=1) for q in queries])
     assert (hamming.distances(queries, codes) == expected).all()
     assert hamming.scan_top_k(codes[:0], queries[0], 5)[0][0].size == 0
     assert hamming.scan_top_k(codes, queries[0], 0)[0][0].size == 0
+    assert hamming.kernel_variant() == kernel
+
+
+def test_an_unknown_kernel_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match="no Hamming kernel variant avx9"):
+        _hamming.use_variant("avx9")
+
+
+def test_the_kernel_refuses_buffers_smaller_than_the_call_says() -> None:
+    codes, query = _codes(10, 16, seed=31), _codes(1, 16, seed=32)
+    out = np.empty((1, 5), np.int64), np.empty((1, 5), np.int32), np.empty(1, np.int64)
+    with pytest.raises(ValueError, match="codes holds 160 bytes"):
+        _hamming.top_k(codes, 11, 16, query, 1, 5, None, 0, 16, *out)
+    with pytest.raises(ValueError, match="out_slots"):
+        _hamming.top_k(codes, 10, 16, query, 1, 6, None, 0, 16, *out)
+    with pytest.raises(ValueError, match="mask"):
+        _hamming.top_k(codes, 10, 16, query, 1, 5, np.ones(9, np.uint8), 0, 16, *out)
 
 
 def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) -> None:
@@ -148,7 +186,7 @@ def test_hamming_top_k_on_a_subset_orders_ties_by_id() -> None:
     assert (found.tolist(), distances.tolist()) == _oracle(codes, ids, np.zeros(1, np.uint8), 40)
 
 
-def test_concurrent_searches_share_one_scan_and_answer_as_alone() -> None:
+def test_concurrent_searches_share_one_scan_and_answer_as_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     codes = _codes(20_000, 128, seed=20)
     ids = np.arange(20_000, dtype=np.int64)
     index = BinaryIndex.build(1024, ids, codes)
@@ -157,6 +195,7 @@ def test_concurrent_searches_share_one_scan_and_answer_as_alone() -> None:
     stats = index.scan_stats
     assert stats is not None
     before = stats.batches
+    _hold_the_first_scan_until_others_queue(monkeypatch, index, len(queries) - 1)
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
     start = threading.Barrier(len(queries))
 
@@ -175,6 +214,26 @@ def test_concurrent_searches_share_one_scan_and_answer_as_alone() -> None:
         assert result[0].tolist() == alone[i][0].tolist() and result[1].tolist() == alone[i][1].tolist()
     assert stats.queries - len(queries) >= 5 * len(queries) - 1
     assert stats.batches - before < 5 * len(queries)  # some scans answered several queries
+
+
+def _hold_the_first_scan_until_others_queue(
+    monkeypatch: pytest.MonkeyPatch, index: BinaryIndex, waiting: int
+) -> None:
+    """The first scan waits (up to 5 s) until ``waiting`` searches queue behind it: a scan of 20k codes
+    takes ~0.1 ms, too short for threads to meet by chance."""
+    batcher: Any = index._flat.batcher  # type: ignore[union-attr]
+    scan = hamming.scan_top_k
+    first = threading.Event()
+
+    def held(*args: Any) -> Any:
+        if not first.is_set():
+            first.set()
+            deadline = time.monotonic() + 5
+            while len(batcher._pending) < waiting and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return scan(*args)
+
+    monkeypatch.setattr(flat_codes, "scan_top_k", held)
 
 
 def test_the_batcher_runs_what_waits_as_one_batch_and_passes_errors() -> None:
