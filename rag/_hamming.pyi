@@ -1,5 +1,10 @@
 # Types of the C extension rag/_hamming.c (the exact Hamming top-k scan); rag.hamming is its Python face.
-from typing_extensions import Buffer
+from typing import Any
+
+import numpy as np
+
+# Any C-contiguous buffer; the Python face always passes numpy arrays.
+Buffer = np.ndarray[Any, Any]
 
 def top_k(
     codes: Buffer,
