@@ -35,6 +35,8 @@ def test_benchmark_runs_on_a_small_size(monkeypatch: pytest.MonkeyPatch) -> None
     assert result["hamming_vs_floor"] == pytest.approx(
         result["hamming_scan"]["p50"] / floor["hamming_floor_ms"]
     )
+    paired = result["hamming_vs_floor_paired"]
+    assert paired["rounds"] == 12 and 0 < paired["p10"] <= paired["median"] <= paired["p90"]
     cascade = result["default_cascade"]
     assert cascade["p50"] > 0 and cascade["speedup_p50"] > 0 and 0.5 < cascade["recall_vs_int8_exact"] <= 1.0
     assert result["scan_batch"]["batch"] == 8 and result["scan_batch"]["speedup_vs_single"] > 0
