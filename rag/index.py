@@ -133,10 +133,12 @@ class BinaryIndex:
         """The flat scan's batching counters (None for IVF)."""
         return None if self._flat is None else self._flat.batcher.stats
 
-    def count_scans_in(self, stats: ScanStats) -> None:
-        """Count this index's batched scans in ``stats`` (the owner's lifetime counters; flat only)."""
+    def batch_scans(self, stats: ScanStats, *, max_batch: int) -> None:
+        """Group at most ``max_batch`` concurrent queries into one scan (1: none), counted in ``stats`` (the
+        owner's lifetime counters; flat only)."""
         if self._flat is not None:
             self._flat.batcher.stats = stats
+            self._flat.batcher.max_batch = max_batch
 
     def reserve(self, rows: int) -> None:
         """Room for ``rows`` codes in all (a bulk load's one allocation; flat only)."""

@@ -6,6 +6,10 @@ set. A lone caller therefore scans at once (no added latency at one client), and
 forms by itself from whatever arrived during the previous scan. The API runs each search on a pool
 thread, so concurrent searches of one collection meet here whatever path they took (``search``,
 ``hybrid``, ``binary+int8``), and the codes are read once per batch instead of once per query.
+
+With ``max_batch=1`` nothing is grouped: each caller runs its own scan at once, beside the others (the
+scans release the GIL), as before batching existed; ``RAG_MAX_SCAN_BATCH=1`` serves that way, so a
+benchmark can compare the two on one server.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+# queries one scan answers at most (RAG_MAX_SCAN_BATCH)
+DEFAULT_MAX_SCAN_BATCH = 32
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
@@ -44,7 +51,11 @@ class ScanStats:
 class ScanBatcher(Generic[Request, Result]):
     """``submit(request)`` returns ``run([...])``'s answer for it, batched with concurrent submissions."""
 
-    def __init__(self, run: Callable[[list[Request]], list[Result]], *, max_batch: int = 32) -> None:
+    def __init__(
+        self, run: Callable[[list[Request]], list[Result]], *, max_batch: int = DEFAULT_MAX_SCAN_BATCH
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}.")
         self._run = run
         self.max_batch = max_batch
         self._cond = threading.Condition()
@@ -53,6 +64,8 @@ class ScanBatcher(Generic[Request, Result]):
         self.stats = ScanStats()
 
     def submit(self, request: Request) -> Result:
+        if self.max_batch == 1:
+            return self._alone(request)
         ticket: _Ticket[Request, Result] = _Ticket(request)
         with self._cond:
             self._pending.append(ticket)
@@ -65,6 +78,12 @@ class ScanBatcher(Generic[Request, Result]):
             raise ticket.error
         assert ticket.result is not None
         return ticket.result
+
+    def _alone(self, request: Request) -> Result:
+        """Grouping off: this caller's scan now, not waiting for anyone else's."""
+        with self._cond:
+            self.stats.record(1)
+        return self._run([request])[0]
 
     def _wait_or_lead(self, ticket: _Ticket[Request, Result]) -> list[_Ticket[Request, Result]] | None:
         """None once ``ticket`` is answered; else the batch this thread must now run as the leader."""

@@ -213,3 +213,29 @@ def test_the_batcher_runs_what_waits_as_one_batch_and_passes_errors() -> None:
     assert batches[0] == [1] and sorted(batches[1]) == [-1, 2, 3]
     assert answers == {1: 10, 2: "bad request", 3: "bad request", -1: "bad request"}
     assert batcher.stats.batches == 2 and batcher.stats.queries == 4 and batcher.stats.largest == 3
+
+
+def test_a_batch_limit_of_one_scans_each_query_at_once_beside_the_others() -> None:
+    entered, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def run(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
+        if requests == [1]:
+            entered.set()
+            release.wait(5)
+        return [r * 10 for r in requests]
+
+    batcher: ScanBatcher[int, int] = ScanBatcher(run, max_batch=1)
+    answers: dict[int, int] = {}
+    first = threading.Thread(target=lambda: answers.setdefault(1, batcher.submit(1)))
+    first.start()
+    assert entered.wait(5)
+    assert batcher.submit(2) == 20  # answered while the first scan still runs: nobody waited for it
+    assert 1 not in answers
+    release.set()
+    first.join(5)
+    assert answers == {1: 10} and batches == [[1], [2]]
+    assert batcher.stats.batches == 2 and batcher.stats.queries == 2 and batcher.stats.largest == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        ScanBatcher(run, max_batch=0)
