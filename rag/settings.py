@@ -163,6 +163,9 @@ class Settings(BaseSettings):
         description="Concurrent searches of one flat index that share one Hamming scan, at most (1: each "
         "scans alone).",
     )
+    parallel_scans: int | None = Field(
+        None, ge=1, description="Batched Hamming scans of one flat index at once (unset: one per CPU)."
+    )
     mcp_allowed_hosts: list[str] | None = Field(
         None,
         description="Host headers /mcp accepts (JSON list; 'name' or 'name:*'; ['*'] turns the check off). "

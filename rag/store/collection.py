@@ -68,6 +68,7 @@ class Collection:
         *,
         lock_timeout: float = 10.0,
         max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
+        parallel_scans: int | None = None,
         on_close: Callable[[Collection], None] | None = None,
     ) -> None:
         self.name = name
@@ -77,7 +78,7 @@ class Collection:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._vectors = VectorState(directory, max_scan_batch=max_scan_batch)
+        self._vectors = VectorState(directory, max_scan_batch=max_scan_batch, parallel_scans=parallel_scans)
         self._lexical = LexicalState()
         self._filters = queries.FilterCache()
         self._closed = False

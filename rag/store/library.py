@@ -49,9 +49,10 @@ class Library:
         *,
         lock_timeout: float = 10.0,
         max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
+        parallel_scans: int | None = None,
     ) -> None:
         """``max_scan_batch``: concurrent queries one Hamming scan of a flat index answers at most (1: every
-        query scans alone)."""
+        query scans alone); ``parallel_scans``: such scans of one index at once (None: one per CPU)."""
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(
@@ -60,6 +61,7 @@ class Library:
         self.root = self.data_dir / "collections"
         self.lock_timeout = lock_timeout
         self.max_scan_batch = max_scan_batch
+        self.parallel_scans = parallel_scans
         self._open: dict[str, Collection] = {}
         self._guard = threading.RLock()
         self._remove_unfinished_deletes()
@@ -142,6 +144,7 @@ class Library:
                     name,
                     lock_timeout=self.lock_timeout,
                     max_scan_batch=self.max_scan_batch,
+                    parallel_scans=self.parallel_scans,
                     on_close=self._forget,
                 )
                 self._open[name] = collection

@@ -28,9 +28,16 @@ from rag.types import Embeddings, IdArray, Scored, SearchMode
 
 
 class VectorState:
-    def __init__(self, directory: Path, *, max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
+        parallel_scans: int | None = None,
+    ) -> None:
         self.directory = directory
         self.max_scan_batch = max_scan_batch
+        self.parallel_scans = parallel_scans
         self.generation = -1
         self.snapshot_generation = -1
         self._layout: tuple[int, int, bool, str, int] | None = None
@@ -72,7 +79,7 @@ class VectorState:
     def _reset(self, committed: Committed, index: BinaryIndex | None, id_to_row: IdArray) -> None:
         self._index = index
         if index is not None:
-            index.batch_scans(self.scan_stats, max_batch=self.max_scan_batch)
+            index.batch_scans(self.scan_stats, max_batch=self.max_scan_batch, parallel=self.parallel_scans)
         self._id_to_row = id_to_row
         self._views = committed.files(self.directory).views(committed.rows) if committed.dimensions else None
         self.generation = committed.generation

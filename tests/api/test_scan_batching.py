@@ -28,6 +28,8 @@ SETTINGS = {
     "RAG_QUERY_MODEL": "fake:1024",
     "RAG_CHUNK_TARGET_TOKENS": "16",
     "RAG_CHUNK_MAX_TOKENS": "16",
+    # one scan at a time: at ~0.3 ms a scan, a second slot would take each arrival alone
+    "RAG_PARALLEL_SCANS": "1",
 }
 
 
