@@ -93,7 +93,11 @@ class AppState:
     async def start(self) -> None:
         """Open the library, then load the model in the background (``/readyz`` waits for both)."""
         logger.info("%s", self.auth_note)
-        self.library = Library(self.settings.data_dir)
+        self.library = Library(
+            self.settings.data_dir,
+            max_scan_batch=self.settings.max_scan_batch,
+            parallel_scans=self.settings.parallel_scans,
+        )
         loop = asyncio.get_running_loop()
         self._warming = loop.run_in_executor(None, warm_indexes, self.library, self._stop_warming)
         if self._given_embedder is not None:

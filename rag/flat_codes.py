@@ -35,7 +35,7 @@ class FlatCodes:
         self._live = np.empty(0, bool)
         self.size = 0  # slots in use (live or dead)
         self.dead = 0
-        self.batcher: ScanBatcher[ScanRequest, ScanResult] = ScanBatcher(self._scan_batch)
+        self.batcher: ScanBatcher[ScanRequest, ScanResult] = ScanBatcher(self.scan_batch)
 
     def __len__(self) -> int:
         return self.size - self.dead
@@ -115,7 +115,7 @@ class FlatCodes:
         found, distances = scan_top_k(self._codes[slots], query, k)[0]
         return self._ids[slots[found]], distances
 
-    def _scan_batch(self, requests: list[ScanRequest]) -> list[ScanResult]:
+    def scan_batch(self, requests: list[ScanRequest]) -> list[ScanResult]:
         """One scan for all ``requests`` (k is the largest asked; each answer is cut to its own k, which
         is exact: the order is total, so a shorter top-k is a prefix of a longer one)."""
         deepest = max(k for _, k, _ in requests)

@@ -14,6 +14,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH
+
 PPLX_CONTEXT_0_6B = "perplexity-ai/pplx-embed-context-v1-0.6b"
 PPLX_V1_0_6B = "perplexity-ai/pplx-embed-v1-0.6b"
 
@@ -155,6 +157,15 @@ class Settings(BaseSettings):
     batch_max_queries: int = Field(32, ge=1, description="Largest query batch of the dynamic batcher.")
     batch_wait_ms: float = Field(5.0, ge=0, description="Longest wait for more queries to batch.")
     query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in the LRU cache.")
+    max_scan_batch: int = Field(
+        DEFAULT_MAX_SCAN_BATCH,
+        ge=1,
+        description="Concurrent searches of one flat index that share one Hamming scan, at most (1: each "
+        "scans alone).",
+    )
+    parallel_scans: int | None = Field(
+        None, ge=1, description="Batched Hamming scans of one flat index at once (unset: one per CPU)."
+    )
     mcp_allowed_hosts: list[str] | None = Field(
         None,
         description="Host headers /mcp accepts (JSON list; 'name' or 'name:*'; ['*'] turns the check off). "

@@ -25,7 +25,7 @@ from rag.errors import (
     StoreLockedError,
 )
 from rag.fingerprint import CollectionFingerprint
-from rag.scan_batcher import ScanStats
+from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH, ScanStats
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.committed import committed_from
 from rag.store.lexical import LexicalState
@@ -67,6 +67,8 @@ class Collection:
         name: str,
         *,
         lock_timeout: float = 10.0,
+        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
+        parallel_scans: int | None = None,
         on_close: Callable[[Collection], None] | None = None,
     ) -> None:
         self.name = name
@@ -76,7 +78,7 @@ class Collection:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._vectors = VectorState(directory)
+        self._vectors = VectorState(directory, max_scan_batch=max_scan_batch, parallel_scans=parallel_scans)
         self._lexical = LexicalState()
         self._filters = queries.FilterCache()
         self._closed = False
@@ -322,12 +324,13 @@ class Collection:
         *,
         mode: SearchMode | str = SearchMode.BINARY_INT8,
         top_k: int = 10,
-        rescore_multiplier: int | None = 4,
+        rescore_multiplier: int | None = None,
         filter: MetadataFilter | None = None,
     ) -> tuple[Scored, dict[str, float]]:
         """(chunk id, score) best first for ONE query, and stage timings in ms (``hamming``, ``rescore``;
-        ``binary+int8`` adds ``candidates``, how many it rescored: ``rescore_multiplier=None`` picks them
-        adaptively, see ``CollectionView.search_vectors``)."""
+        ``binary+int8`` adds ``candidates``, how many it rescored). By default (``rescore_multiplier=None``)
+        ``binary+int8`` picks them adaptively (``rag.store.depth.DEFAULT_ADAPTIVE``), as ``Searcher`` does;
+        a multiplier m rescores a fixed ``top_k x m``."""
         with self.reading() as view:
             return view.search_vectors(
                 query,

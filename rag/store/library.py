@@ -22,7 +22,7 @@ from rag.errors import (
     InvalidInputError,
 )
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint, check_compatible
-from rag.scan_batcher import ScanStats
+from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH, ScanStats
 from rag.store import writes
 from rag.store.collection import DB_FILE, LOCK_FILE, Collection
 from rag.store.lock import WriteLock
@@ -43,7 +43,16 @@ def check_name(name: str) -> None:
 class Library:
     """All collections under one data folder."""
 
-    def __init__(self, data_dir: str | Path, *, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        lock_timeout: float = 10.0,
+        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
+        parallel_scans: int | None = None,
+    ) -> None:
+        """``max_scan_batch``: concurrent queries one Hamming scan of a flat index answers at most (1: every
+        query scans alone); ``parallel_scans``: such scans of one index at once (None: one per CPU)."""
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(
@@ -51,6 +60,8 @@ class Library:
             )
         self.root = self.data_dir / "collections"
         self.lock_timeout = lock_timeout
+        self.max_scan_batch = max_scan_batch
+        self.parallel_scans = parallel_scans
         self._open: dict[str, Collection] = {}
         self._guard = threading.RLock()
         self._remove_unfinished_deletes()
@@ -128,7 +139,14 @@ class Library:
             if collection is None:
                 if not (path / DB_FILE).exists():
                     raise CollectionNotFoundError(f"No collection named {name!r} in {self.data_dir}.")
-                collection = Collection(path, name, lock_timeout=self.lock_timeout, on_close=self._forget)
+                collection = Collection(
+                    path,
+                    name,
+                    lock_timeout=self.lock_timeout,
+                    max_scan_batch=self.max_scan_batch,
+                    parallel_scans=self.parallel_scans,
+                    on_close=self._forget,
+                )
                 self._open[name] = collection
         if embedder is not None:
             check_compatible(name, collection.fingerprint, embedder=embedder, chunker=chunker)

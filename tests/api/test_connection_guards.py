@@ -139,3 +139,18 @@ def test_port_in_use_is_named(tmp_path: Path) -> None:
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"port {port} on 127.0.0.1 is in use" in done.stderr
     assert "model" not in done.stderr
+
+
+def test_rag_serve_runs_on_uvloop_and_httptools(guarded: LiveServer) -> None:
+    """uvicorn[standard]'s fast parts are what ``rag serve`` runs: uvloop is mapped into the server process
+    (uvicorn imports it only to run on it), and the guarded protocol it serves with is httptools'."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from api.connguard import GuardedProtocol
+    from ingest.cli.serve_cmd import GUARDED_PROTOCOL
+
+    with httpx.Client(base_url=guarded.url) as client:
+        assert client.get("/healthz").status_code == 200
+    assert "uvloop/loop." in Path(f"/proc/{guarded.process.pid}/maps").read_text()
+    assert GUARDED_PROTOCOL == "api.connguard:GuardedProtocol"
+    assert issubclass(GuardedProtocol, HttpToolsProtocol)

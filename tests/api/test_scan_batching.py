@@ -19,19 +19,23 @@ QUERIES = [
 ]
 
 
+SETTINGS = {
+    "RAG_BACKGROUND_JOB_THRESHOLD": "1000",
+    # one model call embeds the concurrent queries, so their searches start together
+    "RAG_BATCH_WAIT_MS": "50",
+    # ~10k chunks of 1024 bits: a scan long enough (~0.3 ms) for the searches to meet in it
+    "RAG_DOC_MODEL": "fake:1024",
+    "RAG_QUERY_MODEL": "fake:1024",
+    "RAG_CHUNK_TARGET_TOKENS": "16",
+    "RAG_CHUNK_MAX_TOKENS": "16",
+    # one scan at a time: at ~0.3 ms a scan, a second slot would take each arrival alone
+    "RAG_PARALLEL_SCANS": "1",
+}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(
-        tmp_path_factory.mktemp("scan-batching"),
-        RAG_BACKGROUND_JOB_THRESHOLD="1000",
-        # one model call embeds the concurrent queries, so their searches start together
-        RAG_BATCH_WAIT_MS="50",
-        # ~10k chunks of 1024 bits: a scan long enough (~0.3 ms) for the searches to meet in it
-        RAG_DOC_MODEL="fake:1024",
-        RAG_QUERY_MODEL="fake:1024",
-        RAG_CHUNK_TARGET_TOKENS="16",
-        RAG_CHUNK_MAX_TOKENS="16",
-    )
+    live = start_server(tmp_path_factory.mktemp("scan-batching"), **SETTINGS)
     try:
         with live.client(None) as client:
             assert client.post("/v1/collections", json={"name": "default"}).status_code == 201
@@ -93,3 +97,20 @@ def test_concurrent_searches_share_scans_and_equal_the_sequential_answers(server
     scanned, ran = after_queries - queries, after_batches - batches
     assert scanned >= len(QUERIES) // 2  # the unfiltered (and wide-filter) searches went through the scan
     assert ran < scanned, f"{scanned} queries in {ran} scans: no scan was shared"
+
+
+def test_with_a_batch_limit_of_one_no_scan_is_shared_and_the_answers_stay(server: LiveServer) -> None:
+    data_dir = server.log.parent
+    alone = start_server(data_dir, **SETTINGS, RAG_MAX_SCAN_BATCH="1")  # a second server, same data
+    try:
+        with alone.client(None) as client:
+            batches, queries = _scan_counters(client)
+            together = asyncio.run(_concurrently(alone.url))
+            after_batches, after_queries = _scan_counters(client)
+        with server.client(None) as client:
+            expected = [_answer(client.post("/v1/search", json=_body(i))) for i in range(len(QUERIES))]
+    finally:
+        stop_server(alone)
+    assert together == expected
+    scanned = after_queries - queries
+    assert scanned >= len(QUERIES) // 2 and after_batches - batches == scanned  # one query per scan

@@ -249,7 +249,7 @@ def test_the_batcher_runs_what_waits_as_one_batch_and_passes_errors() -> None:
             raise ValueError("bad request")
         return [r * 10 for r in requests]
 
-    batcher: ScanBatcher[int, int] = ScanBatcher(run)
+    batcher: ScanBatcher[int, int] = ScanBatcher(run, parallel=1)
     answers: dict[int, int | str] = {}
 
     def submit(value: int) -> None:
@@ -272,3 +272,66 @@ def test_the_batcher_runs_what_waits_as_one_batch_and_passes_errors() -> None:
     assert batches[0] == [1] and sorted(batches[1]) == [-1, 2, 3]
     assert answers == {1: 10, 2: "bad request", 3: "bad request", -1: "bad request"}
     assert batcher.stats.batches == 2 and batcher.stats.queries == 4 and batcher.stats.largest == 3
+
+
+def test_a_batch_limit_of_one_scans_each_query_at_once_beside_the_others() -> None:
+    entered, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def run(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
+        if requests == [1]:
+            entered.set()
+            release.wait(5)
+        return [r * 10 for r in requests]
+
+    batcher: ScanBatcher[int, int] = ScanBatcher(run, max_batch=1)
+    answers: dict[int, int] = {}
+    first = threading.Thread(target=lambda: answers.setdefault(1, batcher.submit(1)))
+    first.start()
+    assert entered.wait(5)
+    assert batcher.submit(2) == 20  # answered while the first scan still runs: nobody waited for it
+    assert 1 not in answers
+    release.set()
+    first.join(5)
+    assert answers == {1: 10} and batches == [[1], [2]]
+    assert batcher.stats.batches == 2 and batcher.stats.queries == 2 and batcher.stats.largest == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        ScanBatcher(run, max_batch=0)
+
+
+def test_as_many_scans_run_at_once_as_parallel_allows_and_later_ones_batch() -> None:
+    started = {1: threading.Event(), 2: threading.Event()}
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def run(requests: list[int]) -> list[int]:
+        batches.append(sorted(requests))
+        for r in requests:
+            if r in started:
+                started[r].set()
+                release.wait(5)
+        return [r * 10 for r in requests]
+
+    batcher: ScanBatcher[int, int] = ScanBatcher(run, parallel=2)
+    answers: dict[int, int] = {}
+
+    def submit(value: int) -> None:
+        answers[value] = batcher.submit(value)
+
+    threads = [threading.Thread(target=submit, args=(v,)) for v in (1, 2)]
+    threads[0].start()
+    assert started[1].wait(5)
+    threads[1].start()
+    assert started[2].wait(5)  # a second scan began while the first still ran
+    later = [threading.Thread(target=submit, args=(v,)) for v in (3, 4)]
+    for t in later:
+        t.start()
+    while len(batcher._pending) < 2:  # both slots busy: the next two wait, together
+        threading.Event().wait(0.001)
+    release.set()
+    for t in threads + later:
+        t.join(5)
+    assert answers == {1: 10, 2: 20, 3: 30, 4: 40}
+    assert batches[:2] == [[1], [2]] and batches[2:] == [[3, 4]]
+    assert batcher.stats.batches == 3 and batcher.stats.largest == 2

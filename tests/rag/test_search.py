@@ -186,10 +186,27 @@ def test_invalid_filters_are_refused_clearly(
 
 def test_timings_are_reported(stored: tuple[Collection, Corpus]) -> None:
     collection, _ = stored
-    _, timings = collection.search_vectors(_query(0), mode="binary+int8")
-    # binary+int8 also counts the candidates it rescored (top_k 10 x the store's default multiplier 4)
+    _, timings = collection.search_vectors(_query(0), mode="binary+int8", rescore_multiplier=4)
+    # binary+int8 also counts the candidates it rescored (top_k 10 x multiplier 4)
     assert timings.pop("candidates") == 40
     assert set(timings) == {"hamming", "rescore"} and all(v >= 0 for v in timings.values())
+
+
+def test_the_store_and_the_searcher_default_to_the_same_adaptive_depth(
+    stored: tuple[Collection, Corpus],
+) -> None:
+    collection, _ = stored
+    searcher = Searcher(collection, HashEmbedder(D))
+    depths = set()
+    for q in range(8):
+        scored, timings = collection.search_vectors(_query(q), mode="binary+int8", top_k=10)
+        searched = searcher.search_embedded("q", _query(q), mode="binary+int8", top_k=10)
+        assert timings["candidates"] == searched.candidates
+        assert [(hit.chunk_id, hit.score) for hit in searched.hits] == [
+            (hit.chunk_id, hit.score) for hit in collection.hydrate(scored)
+        ]
+        depths.add(searched.candidates)
+    assert depths != {40}  # the depth follows the distances, not the old fixed 10 x 4
 
 
 def test_chunk_ids_are_stable_and_never_reused(tmp_path: Path) -> None:
