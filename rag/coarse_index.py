@@ -30,7 +30,9 @@ from rag.types import IdArray
 
 AUTO_MIN_CHUNKS = 50_000  # the measured crossover (docs/storage.md "Index kinds")
 DEFAULT_RECALL_TARGET = 0.95
-AUTO_POINTS_PER_LIST = 400  # lists of ~400 codes: at 1M, 2048 lists, a probe reads ~400 x 128 B per list
+# lists of ~200 codes (at 1M, 4,096 lists): finer lists' binarized centroids stand for their members; at 1M
+# N / 400 needed nprobe 512 where N / 200 needs 2 for the same recall (docs/storage.md "List size")
+AUTO_POINTS_PER_LIST = 200
 _TRAIN_PER_LIST = 64
 _CALIBRATION_QUERIES = 64
 _CALIBRATION_DEPTH = 100
