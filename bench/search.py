@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import search_indexed
+from indexed_peer import indexed_table
 from search_lexical import lexical_table, run_lexical
 from search_scan import default_cascade, scan_sections, scan_table
 
@@ -203,19 +204,11 @@ def run_size(
 
 
 def indexed_sections(data: Data, truth: list[set[int]], peer: bool) -> dict[str, Any]:
-    """The indexed coarse stage (``indexed``: the ``auto`` kind's IVF) and Qdrant's engine core beside it
-    (``peer_qdrant_edge``, when ``peer`` and the ``bench`` extra is installed), on the same data."""
+    """The indexed coarse stage (``indexed``: the ``auto`` kind's IVF; ``indexed_sweep`` over nprobe) and
+    Qdrant's engine core beside it (``peer_qdrant_edge``, ``peer_points``, ``indexed_at_peer_recall``: when
+    ``peer`` and the ``bench`` extra is installed), on the same data."""
     sections: dict[str, Any] = search_indexed.indexed_sections(data, truth, peer=peer)
     return sections
-
-
-def indexed_line(result: dict[str, Any]) -> str:
-    parts = [
-        f"{name}: p50 {row['p50']:.2f} ms, recall@10 vs int8-exact {row['recall_vs_int8_exact']:.3f}"
-        for name, row in ((name, result.get(name)) for name in ("indexed", "peer_qdrant_edge"))
-        if row is not None
-    ]
-    return "; ".join(parts) + "\n"
 
 
 def machine() -> dict[str, Any]:
@@ -293,7 +286,7 @@ def main() -> None:
             result = run_size(n, args.dim, args.queries, min(baseline, args.queries), multipliers, args.peer)
             report["results"].append(result)
             if not args.json:
-                print(table(result) + "\n" + scan_table(result) + "\n" + indexed_line(result), flush=True)
+                print(table(result) + "\n" + scan_table(result) + "\n" + indexed_table(result), flush=True)
         for n in (int(s) for s in args.lexical_sizes.split(",") if int(s) > 0):
             lexical = run_lexical(n, args.dim, args.lexical_queries, args.top_word_queries)
             report["lexical"].append(lexical)

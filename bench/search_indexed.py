@@ -7,9 +7,13 @@ Every path answers top 10 and is scored against the int8-exact top 10 of the sam
   store's ``rescore_top_k``): today's cascade, for the crossover.
 - ``indexed``: ``BinaryIndex.build(kind="auto")`` -> IVF with ``auto_nlist`` lists and nprobe calibrated to
   the recall target (0.95), the same candidate depth and rescoring.
-- ``peer_qdrant_edge``: an ``EdgeShard`` over the same int8 rows (as floats): float16 storage, binary
-  quantization in RAM, HNSW (m 16, ef_construct 100) over it, rescoring with oversampling ``10 m / 10``
-  (the same candidate depth as ours) on one search thread.
+- ``peer_qdrant_edge``: Qdrant's engine core over the same int8 rows (bench/indexed_peer.py), at the same
+  candidate depth (oversampling ``depth / 10``, its default ``hnsw_ef``); ``peer_points`` adds deeper,
+  slower, higher-recall settings (``PEER_POINTS``).
+- ``indexed_sweep``: the same IVF (built once) at every power-of-two nprobe, at each peer point's depth;
+  ``indexed_at_peer_recall``: for each peer point, the swept setting with the lowest p50 whose recall is at
+  least the peer's, timed again right after the peer, with ``p50_vs_peer`` (below 1: the IVF is faster), or
+  ``reached: false`` when no swept setting gets there.
 
 Vectors (``--data``): ``minilm`` = real all-MiniLM-L6-v2 embeddings (384-d) of SciFact chunks (50-word
 windows, built by ``--embed`` into ``--cache``; SciFact queries as queries); past the real rows, a documented
@@ -32,7 +36,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import importlib.util
 import json
-import shutil
 import statistics
 import tempfile
 import time
@@ -47,6 +50,12 @@ from rag.search import MIN_CANDIDATES
 from rag.store.scoring import one_blas_thread, rescore_top_k
 
 K = 10
+# Qdrant's operating points: (candidate depth as a multiple of ours, hnsw_ef; None: Qdrant's default). The
+# first is the contract's ``peer_qdrant_edge`` (the depth of our cascade); the deeper ones buy recall with
+# time, and the IVF sweep gets the same depths, so each side may spend what the other does.
+PEER_POINTS: tuple[tuple[int, int | None], ...] = ((1, None), (2, 256), (4, 512))
+# (nprobe or None for the index's own, candidate depth) -> (p50 ms, recall@10) of the IVF cascade
+Timed = Callable[[int | None, int], tuple[float, float]]
 
 
 def p50_and_found(search: Callable[[int], list[int]], queries: int) -> tuple[float, list[list[int]]]:
@@ -102,23 +111,29 @@ def measure_indexed(
     peer: bool = True,
     sweep: bool = False,
 ) -> dict[str, Any]:
-    """``{"indexed": {p50, recall_vs_int8_exact}, "peer_qdrant_edge": {...}}`` for chunk ids 0..n-1.
+    """``indexed`` and ``peer_qdrant_edge`` (``{p50, recall_vs_int8_exact}``), the nprobe sweep and the
+    comparison at equal recall, for chunk ids 0..n-1.
 
     ``codes`` (n, d/8) packed sign bits, ``int8_rows`` (n, d) (a memmap is fine), the queries' bits and int8
-    codes, ``truth`` the int8-exact top-10 id sets (bench/search.py's ``int8_exact_truth``). ``sweep`` adds
-    ``sweep`` rows at other nprobe / oversampling values (the recall/latency curve).
+    codes, ``truth`` the int8-exact top-10 id sets (bench/search.py's ``int8_exact_truth``). One IVF is built;
+    ``indexed_sweep`` probes it at every power-of-two nprobe (a search parameter) and at each candidate
+    depth a peer point uses. ``sweep`` adds the older ``sweep`` rows (the same figures, one list).
     """
     n, d = int8_rows.shape
     depth = max(K * multiplier, MIN_CANDIDATES)
     started = time.perf_counter()
     index = BinaryIndex.build(d, np.arange(n, dtype=np.int64), codes, kind="auto", auto_min_chunks=0)
     build_s = time.perf_counter() - started
-    queries = len(truth)
+
+    def timed(nprobe: int | None, candidates: int) -> tuple[float, float]:  # p50 ms, recall
+        search = cascade(index, int8_rows, query_bits, query_int8, candidates, nprobe)
+        p50, found = p50_and_found(search, len(truth))
+        return p50, recall(found, truth)
+
     out: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
     with one_blas_thread():
-        p50, found = p50_and_found(cascade(index, int8_rows, query_bits, query_int8, depth), queries)
-        out["indexed"] = {"p50": p50, "recall_vs_int8_exact": recall(found, truth)}
+        p50, found_recall = timed(None, depth)
+        out["indexed"] = {"p50": p50, "recall_vs_int8_exact": found_recall}
         out["indexed_config"] = {
             "kind": index.kind,
             "nlist": index.nlist,
@@ -127,91 +142,36 @@ def measure_indexed(
             "build_s": round(build_s, 1),
             "bytes_per_chunk": index.memory_bytes() / n + 8,
         }
-        for nprobe in (index.nprobe // 2, index.nprobe * 2, index.nprobe * 4) if sweep else ():
-            if 1 <= nprobe <= index.nlist:
-                p, f = p50_and_found(
-                    cascade(index, int8_rows, query_bits, query_int8, depth, nprobe), queries
-                )
-                rows.append(
-                    {"path": "indexed", "nprobe": nprobe, "p50": p, "recall_vs_int8_exact": recall(f, truth)}
-                )
-    del index
-    if peer:
-        out.update(_measure_peer(int8_rows, query_int8, truth, depth, sweep, rows))
+        rows = [
+            _swept(timed, nprobe, depth * factor)
+            for factor in sorted({factor for factor, _ in PEER_POINTS})
+            for nprobe in _powers_of_two(index.nlist)
+        ]
+        out["indexed_sweep"] = rows
+        if peer:
+            from indexed_peer import beside_peer
+
+            out.update(beside_peer(int8_rows, query_int8[: len(truth)], truth, depth, rows, timed))
     if sweep:
-        out["sweep"] = rows
+        out["sweep"] = [{"path": "indexed", **row} for row in rows if row["depth"] == depth] + [
+            {"path": "peer_qdrant_edge", **point} for point in out.get("peer_points", [])
+        ]
     return out
 
 
-def _measure_peer(
-    int8_rows: np.ndarray,
-    query_int8: np.ndarray,
-    truth: list[set[int]],
-    depth: int,
-    sweep: bool,
-    rows: list[dict[str, Any]],
-) -> dict[str, Any]:
-    import qdrant_edge as qe
+def _swept(timed: Timed, nprobe: int, depth: int) -> dict[str, Any]:
+    p50, found_recall = timed(nprobe, depth)
+    return {"nprobe": nprobe, "depth": depth, "p50": p50, "recall_vs_int8_exact": found_recall}
 
-    folder = Path(tempfile.mkdtemp(prefix="qdrant-edge-"))
-    n, d = int8_rows.shape
-    config = qe.EdgeConfig(
-        vectors=qe.EdgeVectorParams(
-            size=d, distance=qe.Distance.Cosine, datatype=qe.VectorStorageDatatype.Float16
-        ),
-        hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=1, max_indexing_threads=2),
-        quantization_config=qe.BinaryQuantizationConfig(always_ram=True),
-        optimizers=qe.EdgeOptimizersConfig(default_segment_number=1, indexing_threshold=1),
-        max_search_threads=1,
-        wal_enabled=False,
-    )
-    try:
-        shard = qe.EdgeShard.create(str(folder / "shard"), config)
-        started = time.perf_counter()
-        for start in range(0, n, 2000):
-            block = np.asarray(int8_rows[start : start + 2000], dtype=np.float32)
-            shard.update(
-                qe.UpdateOperation.upsert_points([qe.Point(start + j, v) for j, v in enumerate(block)])
-            )
-        shard.optimize()
-        build_s = time.perf_counter() - started
-        queries = [q.astype(np.float32).tolist() for q in query_int8[: len(truth)]]
 
-        def search_with(oversampling: float, ef: int | None) -> Callable[[int], list[int]]:
-            quant = qe.QuantizationSearchParams(rescore=True, oversampling=oversampling)
-            params = qe.SearchParams(hnsw_ef=ef, quantization=quant)
-
-            def search(i: int) -> list[int]:
-                request = qe.SearchRequest(query=qe.Query.Nearest(queries[i]), limit=K, params=params)
-                return [int(p.id) for p in shard.search(request)]
-
-            return search
-
-        p50, found = p50_and_found(search_with(depth / K, None), len(truth))
-        result = {
-            "peer_qdrant_edge": {"p50": p50, "recall_vs_int8_exact": recall(found, truth)},
-            "peer_config": {"oversampling": depth / K, "hnsw_ef": "default", "build_s": round(build_s, 1)},
-        }
-        for oversampling, ef in ((4.0, None), (10.0, 256), (20.0, 256)) if sweep else ():
-            p, f = p50_and_found(search_with(oversampling, ef), len(truth))
-            rows.append(
-                {
-                    "path": "peer_qdrant_edge",
-                    "oversampling": oversampling,
-                    "hnsw_ef": ef,
-                    "p50": p,
-                    "recall_vs_int8_exact": recall(f, truth),
-                }
-            )
-        shard.close()
-        return result
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def _powers_of_two(limit: int) -> list[int]:
+    return [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
 
 
 def main() -> None:
     from indexed_data import build, embed_scifact
     from indexed_extras import measure_rabitq, measure_usearch, memory_at
+    from indexed_peer import indexed_table
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -274,7 +234,7 @@ def main() -> None:
                 row["usearch_hnsw"] = measure_usearch(vectors, depth)
             results.append(row)
             if not args.json:
-                print(json.dumps(row), flush=True)
+                print(json.dumps(row) + "\n" + indexed_table(row), flush=True)
     out: dict[str, Any] = {
         "data": args.data,
         "noise": args.noise,

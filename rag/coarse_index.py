@@ -5,8 +5,9 @@ never shifts them), it serializes with the rest of the snapshot, and catch-up ad
 lacks, this module adds:
 
 - **Filters inside the search.** FAISS refuses id selectors on binary IVF ("IDSelector is not supported for
-  IndexBinaryIVF", 1.15), so ``filtered_search`` probes the same lists the unfiltered search would, keeps
-  the allowed ids of each list and ranks only those. Tiny allowed sets are scanned exactly instead
+  IndexBinaryIVF", 1.15), so ``filtered_search`` runs FAISS's probe of the same lists, over-fetched by the
+  allowed share, and keeps the allowed ids; it fetches deeper until the answer is provably the exact top k
+  of the allowed codes in those lists. Tiny allowed sets are scanned exactly instead
   (``prefers_subset_scan``): they cost less than the probe and the result is exact.
 - **A recall target.** ``calibrate_nprobe`` picks the smallest nprobe whose Hamming candidates match the
   exact scan's for perturbed samples of the collection's own codes.
@@ -29,12 +30,16 @@ from rag.types import IdArray
 
 AUTO_MIN_CHUNKS = 50_000  # the measured crossover (docs/storage.md "Index kinds")
 DEFAULT_RECALL_TARGET = 0.95
-AUTO_POINTS_PER_LIST = 400  # lists of ~400 codes: at 1M, 2048 lists, a probe reads ~400 x 128 B per list
+# lists of ~200 codes (at 1M, 4,096 lists): finer lists' binarized centroids stand for their members; at 1M
+# N / 400 needed nprobe 512 where N / 200 needs 2 for the same recall (docs/storage.md "List size")
+AUTO_POINTS_PER_LIST = 200
 _TRAIN_PER_LIST = 64
 _CALIBRATION_QUERIES = 64
 _CALIBRATION_DEPTH = 100
 _QUERY_FLIP = 0.15
 _MIN_IVF_CHUNKS = 100
+_OVERFETCH = 2  # a filtered probe fetches 2 k / (allowed share) codes first
+_MISSING = -1
 
 
 def wants_ivf(live_chunks: int, threshold: int) -> bool:
@@ -93,35 +98,48 @@ def calibrate_nprobe(ivf: Any, codes: np.ndarray, target: float) -> int:
 
 def prefers_subset_scan(ivf: Any, allowed_count: int, nprobe: int) -> bool:
     """Whether scanning the allowed codes exactly reads no more than the probed lists would."""
-    expected_probe = int(ivf.ntotal) * min(nprobe, int(ivf.nlist)) // max(int(ivf.nlist), 1)
-    return allowed_count <= max(expected_probe, 1)
+    return allowed_count <= max(expected_probe(ivf, nprobe), 1)
 
 
 def filtered_search(
     ivf: Any, query: np.ndarray, k: int, allowed: IdArray, nprobe: int
 ) -> tuple[IdArray, npt.NDArray[np.int32]]:
-    """Top ``k`` of the allowed ids inside the ``nprobe`` nearest lists (ties: smaller id first)."""
-    flags = np.zeros(int(allowed.max()) + 1, dtype=bool)
+    """Top ``k`` of the allowed ids inside the ``nprobe`` nearest lists (ties: smaller id first).
+
+    FAISS's own probe (C++, no selector) fetches the nearest ``depth`` codes of the probed lists, over-fetched
+    by the allowed share, and the allowed ones are kept. That is the exact filtered answer once the k-th
+    kept distance is below the last fetched one (every code at or under it was fetched) or the probe held
+    fewer than ``depth`` codes (all were fetched); otherwise ``depth`` grows and the probe repeats. Walking
+    the lists in Python instead cost 20-40 us per probed list (docs/storage.md "Index kinds").
+    """
+    # one False slot past the largest allowed id: ids beyond it clip onto it and are dropped
+    flags = np.zeros(int(allowed.max()) + 2, dtype=bool)
     flags[allowed] = True
-    _, lists = ivf.quantizer.search(query.reshape(1, -1), min(nprobe, int(ivf.nlist)))
-    id_parts: list[IdArray] = []
-    code_parts: list[np.ndarray] = []
-    for list_no in (int(x) for x in lists[0] if x >= 0):
-        size = int(ivf.invlists.list_size(list_no))
-        if not size:
-            continue
-        ids = faiss.rev_swig_ptr(ivf.invlists.get_ids(list_no), size)
-        keep = ids < len(flags)
-        keep[keep] = flags[ids[keep]]
-        if keep.any():
-            codes = faiss.rev_swig_ptr(ivf.invlists.get_codes(list_no), size * ivf.code_size)
-            id_parts.append(ids[keep].astype(np.int64))
-            code_parts.append(codes.reshape(size, ivf.code_size)[keep])
-    if not id_parts:
-        return np.empty(0, np.int64), np.empty(0, np.int32)
-    ids = np.concatenate(id_parts)
-    distances = np.bitwise_count(np.concatenate(code_parts) ^ query.reshape(1, -1)).sum(
-        axis=1, dtype=np.int32
-    )
-    order = np.lexsort((ids, distances))[:k]
-    return ids[order], distances[order]
+    params = faiss.SearchParametersIVF()
+    params.nprobe = min(nprobe, int(ivf.nlist))
+    probe_size = expected_probe(ivf, params.nprobe)
+    share = len(allowed) / max(int(ivf.ntotal), 1)
+    depth = max(k, min(int(np.ceil(_OVERFETCH * k / share)), 2 * probe_size))
+    while True:
+        found, labels = ivf.search(query.reshape(1, -1), depth, params=params)
+        fetched = labels[0] != _MISSING
+        keep = np.take(flags, labels[0][fetched], mode="clip")
+        ids, distances = labels[0][fetched][keep], found[0][fetched][keep]
+        if not fetched[-1] or (len(ids) >= k and distances[k - 1] < found[0][-1]):
+            order = _top_order(ids, distances, k)
+            return ids[order].astype(np.int64), distances[order].astype(np.int32)
+        depth = min(depth * 4, int(ivf.ntotal) + 1)  # past ntotal the probe is surely all fetched
+
+
+def expected_probe(ivf: Any, nprobe: int) -> int:
+    """Codes an ``nprobe`` probe reads on average (lists of equal size)."""
+    return int(ivf.ntotal) * min(nprobe, int(ivf.nlist)) // max(int(ivf.nlist), 1)
+
+
+def _top_order(ids: IdArray, found: npt.NDArray[np.int32], k: int) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` smallest distances, nearest first, ties by smaller id (no full sort)."""
+    if len(found) > k:
+        bound = np.partition(found, k - 1)[k - 1]
+        narrowed = np.flatnonzero(found <= bound)
+        return narrowed[np.lexsort((ids[narrowed], found[narrowed]))[:k]]
+    return np.lexsort((ids, found))[:k]

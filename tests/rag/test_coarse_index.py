@@ -3,6 +3,8 @@ probe, removal without id shifts, snapshot round trip of the calibrated index.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from rag import coarse_index
@@ -79,3 +81,54 @@ def test_ivf_removal_keeps_ids_and_round_trips_with_its_calibration() -> None:
     assert (copy.kind, copy.nlist, copy.nprobe, len(copy)) == ("ivf", index.nlist, index.nprobe, 1500)
     for query in queries[:3]:
         assert copy.search(query, 20)[0].tolist() == index.search(query, 20)[0].tolist()
+
+
+def _probe_oracle(
+    ivf: Any,
+    codes: np.ndarray,
+    ids: np.ndarray,
+    query: np.ndarray,
+    allowed: np.ndarray,
+    nprobe: int,
+    k: int,
+) -> list[tuple[int, int]]:
+    """(distance, id) of the exact top k among the allowed codes of the ``nprobe`` lists nearest the query:
+    list membership from the quantizer's nearest centroid of every code, distances from numpy."""
+    quantizer = ivf.quantizer
+    _, home = quantizer.search(codes, 1)
+    _, probed = quantizer.search(query.reshape(1, -1), nprobe)
+    inside = np.isin(home[:, 0], probed[0]) & np.isin(ids, allowed)
+    return _oracle(query, codes[inside], ids[inside], k)
+
+
+def test_filtered_probe_matches_the_numpy_oracle_inside_the_probed_lists() -> None:
+    codes, queries = _clustered(3000, seed=4)
+    codes[1500:1600] = codes[1400:1500]  # exact duplicates: ties broken by the smaller id
+    ids = np.arange(3000, dtype=np.int64) * 3 + 2
+    ivf = coarse_index.train_ivf(codes, D, 16)
+    ivf.add_with_ids(codes, ids)
+    rng = np.random.default_rng(5)
+    for query in [*queries[:4], codes[1450]]:
+        distances_to_query = hamming_distances(query, codes)
+        far = ids[distances_to_query > np.quantile(distances_to_query, 0.7)]  # the first fetch finds few
+        for allowed, nprobe in [
+            (np.sort(rng.choice(ids, 1500, replace=False)), 3),
+            (ids[::7], 2),
+            (far, 4),
+            (np.concatenate([ids[:200], [10**9]]), 16),  # an id the index never held is ignored
+        ]:
+            found, distances = coarse_index.filtered_search(ivf, query, 20, allowed, nprobe)
+            expected = _probe_oracle(ivf, codes, ids, query, allowed, nprobe, 20)
+            assert list(zip(distances.tolist(), found.tolist(), strict=True)) == expected
+
+
+def test_filtered_probe_refetches_when_ties_reach_past_what_it_fetched() -> None:
+    codes, _ = _clustered(2000, seed=6)
+    codes[:400] = codes[0]  # 400 copies at distance 0 from the query, added in decreasing id order
+    ids = np.arange(2000, dtype=np.int64)[::-1].copy()
+    ivf = coarse_index.train_ivf(codes, D, 16)
+    ivf.add_with_ids(codes, ids)
+    allowed = ids[::2]
+    found, distances = coarse_index.filtered_search(ivf, codes[0], 20, allowed, 1)
+    expected = _probe_oracle(ivf, codes, ids, codes[0], allowed, 1, 20)
+    assert list(zip(distances.tolist(), found.tolist(), strict=True)) == expected
