@@ -26,7 +26,7 @@ from api.schemas import IngestReport
 from api.served_models import ModelCatalog, build_catalog
 from rag.embedding.base import ApiUsage, Embedder
 from rag.errors import NotReadyError, RagError
-from rag.scan_batcher import ScanStats
+from rag.scan_batcher import ScanPolicy, ScanStats
 from rag.search import Searcher
 from rag.settings import Settings
 from rag.store import Collection, Library
@@ -93,11 +93,8 @@ class AppState:
     async def start(self) -> None:
         """Open the library, then load the model in the background (``/readyz`` waits for both)."""
         logger.info("%s", self.auth_note)
-        self.library = Library(
-            self.settings.data_dir,
-            max_scan_batch=self.settings.max_scan_batch,
-            parallel_scans=self.settings.parallel_scans,
-        )
+        scans = ScanPolicy(self.settings.max_scan_batch, self.settings.parallel_scans)
+        self.library = Library(self.settings.data_dir, scans=scans)
         loop = asyncio.get_running_loop()
         self._warming = loop.run_in_executor(None, warm_indexes, self.library, self._stop_warming)
         if self._given_embedder is not None:

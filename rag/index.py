@@ -24,7 +24,7 @@ from rag import coarse_index
 from rag.errors import CorruptStoreError, InvalidInputError
 from rag.flat_codes import FlatCodes
 from rag.hamming import scan_top_k
-from rag.scan_batcher import ScanBatcher, ScanStats
+from rag.scan_batcher import ScanBatcher, ScanPolicy, ScanStats
 from rag.types import IdArray
 
 # auto: flat below ``auto_min_chunks`` live chunks, IVF (nlist and nprobe chosen here) past it.
@@ -133,11 +133,13 @@ class BinaryIndex:
         """The flat scan's batching counters (None for IVF)."""
         return None if self._flat is None else self._flat.batcher.stats
 
-    def batch_scans(self, stats: ScanStats, *, max_batch: int, parallel: int | None) -> None:
-        """Group at most ``max_batch`` concurrent queries into one scan (1: none), ``parallel`` scans at once
-        (None: one per CPU), counted in ``stats`` (the owner's lifetime counters; flat only)."""
+    def batch_scans(self, stats: ScanStats, policy: ScanPolicy) -> None:
+        """Group concurrent scans as ``policy`` says, counted in ``stats`` (the owner's lifetime counters;
+        flat only)."""
         if self._flat is not None:
-            self._flat.batcher = ScanBatcher(self._flat.scan_batch, max_batch=max_batch, parallel=parallel)
+            self._flat.batcher = ScanBatcher(
+                self._flat.scan_batch, max_batch=policy.max_batch, parallel=policy.parallel
+            )
             self._flat.batcher.stats = stats
 
     def reserve(self, rows: int) -> None:

@@ -26,6 +26,17 @@ from typing import Generic, TypeVar
 # queries one scan answers at most (RAG_MAX_SCAN_BATCH)
 DEFAULT_MAX_SCAN_BATCH = 32
 
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    """How concurrent scans of one flat index are grouped (``RAG_MAX_SCAN_BATCH``, ``RAG_PARALLEL_SCANS``):
+    at most ``max_batch`` queries per scan (1: each scans alone), ``parallel`` scans at once (None: one per
+    CPU)."""
+
+    max_batch: int = DEFAULT_MAX_SCAN_BATCH
+    parallel: int | None = None
+
+
 Request = TypeVar("Request")
 Result = TypeVar("Result")
 

@@ -25,7 +25,7 @@ from rag.errors import (
     StoreLockedError,
 )
 from rag.fingerprint import CollectionFingerprint
-from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH, ScanStats
+from rag.scan_batcher import ScanPolicy, ScanStats
 from rag.store import checks, compaction, queries, schema, writes
 from rag.store.committed import committed_from
 from rag.store.lexical import LexicalState
@@ -67,8 +67,7 @@ class Collection:
         name: str,
         *,
         lock_timeout: float = 10.0,
-        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
-        parallel_scans: int | None = None,
+        scans: ScanPolicy = ScanPolicy(),
         on_close: Callable[[Collection], None] | None = None,
     ) -> None:
         self.name = name
@@ -78,7 +77,7 @@ class Collection:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._vectors = VectorState(directory, max_scan_batch=max_scan_batch, parallel_scans=parallel_scans)
+        self._vectors = VectorState(directory, scans=scans)
         self._lexical = LexicalState()
         self._filters = queries.FilterCache()
         self._closed = False

@@ -22,7 +22,7 @@ from rag.errors import (
     InvalidInputError,
 )
 from rag.fingerprint import ChunkerFingerprint, CollectionFingerprint, EmbedderFingerprint, check_compatible
-from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH, ScanStats
+from rag.scan_batcher import ScanPolicy, ScanStats
 from rag.store import writes
 from rag.store.collection import DB_FILE, LOCK_FILE, Collection
 from rag.store.lock import WriteLock
@@ -48,11 +48,9 @@ class Library:
         data_dir: str | Path,
         *,
         lock_timeout: float = 10.0,
-        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
-        parallel_scans: int | None = None,
+        scans: ScanPolicy = ScanPolicy(),
     ) -> None:
-        """``max_scan_batch``: concurrent queries one Hamming scan of a flat index answers at most (1: every
-        query scans alone); ``parallel_scans``: such scans of one index at once (None: one per CPU)."""
+        """``scans``: how concurrent Hamming scans of each flat index are grouped."""
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise ConfigError(
@@ -60,8 +58,7 @@ class Library:
             )
         self.root = self.data_dir / "collections"
         self.lock_timeout = lock_timeout
-        self.max_scan_batch = max_scan_batch
-        self.parallel_scans = parallel_scans
+        self.scans = scans
         self._open: dict[str, Collection] = {}
         self._guard = threading.RLock()
         self._remove_unfinished_deletes()
@@ -143,8 +140,7 @@ class Library:
                     path,
                     name,
                     lock_timeout=self.lock_timeout,
-                    max_scan_batch=self.max_scan_batch,
-                    parallel_scans=self.parallel_scans,
+                    scans=self.scans,
                     on_close=self._forget,
                 )
                 self._open[name] = collection

@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.errors import InvalidInputError
 from rag.index import BinaryIndex, hamming_top_k
-from rag.scan_batcher import DEFAULT_MAX_SCAN_BATCH, ScanStats
+from rag.scan_batcher import ScanPolicy, ScanStats
 from rag.store import snapshot
 from rag.store.committed import Committed
 from rag.store.depth import DEFAULT_ADAPTIVE, AdaptiveDepth
@@ -28,16 +28,9 @@ from rag.types import Embeddings, IdArray, Scored, SearchMode
 
 
 class VectorState:
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        max_scan_batch: int = DEFAULT_MAX_SCAN_BATCH,
-        parallel_scans: int | None = None,
-    ) -> None:
+    def __init__(self, directory: Path, *, scans: ScanPolicy = ScanPolicy()) -> None:
         self.directory = directory
-        self.max_scan_batch = max_scan_batch
-        self.parallel_scans = parallel_scans
+        self.scans = scans
         self.generation = -1
         self.snapshot_generation = -1
         self._layout: tuple[int, int, bool, str, int] | None = None
@@ -79,7 +72,7 @@ class VectorState:
     def _reset(self, committed: Committed, index: BinaryIndex | None, id_to_row: IdArray) -> None:
         self._index = index
         if index is not None:
-            index.batch_scans(self.scan_stats, max_batch=self.max_scan_batch, parallel=self.parallel_scans)
+            index.batch_scans(self.scan_stats, self.scans)
         self._id_to_row = id_to_row
         self._views = committed.files(self.directory).views(committed.rows) if committed.dimensions else None
         self.generation = committed.generation
