@@ -11,8 +11,9 @@
  * speed of memory for one query. For many queries the codes are walked in blocks that stay in L1/L2
  * while every query passes over them, so a batch reads the codes from memory once.
  *
- * The distance kernel is chosen at import, the fastest this CPU runs: AVX2 (a vpshufb nibble lookup, four
- * rows at a time), the POPCNT instruction (every x86-64 since 2008), or the compiler's portable code.
+ * The distance kernel is chosen at import, the fastest this CPU runs: AVX-512 VPOPCNTDQ (a popcount of
+ * eight 64-bit lanes, four rows per reduction), AVX2 (a vpshufb nibble lookup, four rows at a time), the
+ * POPCNT instruction (every x86-64 since 2008), or the compiler's portable code.
  * They give the same distances (tests run each against a numpy oracle). The scan runs without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
@@ -111,10 +112,36 @@ static inline void offer(Selection *s, Py_ssize_t k, int64_t slot, uint32_t d, i
         *failed = 1;
 }
 
+/* Offer `count` consecutive rows from slot `at` (masked rows skipped). Once the bound has dropped, most
+ * groups of 16 rows are all past it: one test, which the compiler vectorizes, skips such a group. */
+static void offer_chunk(Selection *s, Py_ssize_t k, Py_ssize_t at, const uint32_t *dist, Py_ssize_t count,
+                        const uint8_t *mask, int *failed) {
+    for (Py_ssize_t i = 0; i < count; i += 16) {
+        Py_ssize_t group = count - i < 16 ? count - i : 16;
+        if (group == 16) {
+            uint32_t bound = s->bound;
+            int near = 0;
+            for (int j = 0; j < 16; j++)
+                near |= dist[i + j] <= bound;
+            if (!near)
+                continue;
+        }
+        for (Py_ssize_t j = i; j < i + group; j++)
+            if (!mask || mask[at + j])
+                offer(s, k, at + j, dist[j], failed);
+    }
+}
+
 /* Distances of `count` consecutive rows to one query, into out[0..count): one function per popcount
  * variant. The scan computes a chunk of rows at a time into a buffer that stays in L1, then selects. */
 typedef void (*distances_fn)(const uint8_t *rows, Py_ssize_t count, Py_ssize_t bytes, const uint8_t *query,
                              uint32_t *out);
+
+/* Distances of the same rows to `nq` (<= QUERY_GROUP) queries, query j's into out + j * out_stride: a
+ * variant that can share each row's load among queries has its own; the others run one query at a time. */
+typedef void (*group_fn)(const uint8_t *rows, Py_ssize_t count, Py_ssize_t bytes, const uint8_t *queries,
+                         Py_ssize_t nq, uint32_t *out, Py_ssize_t out_stride);
+enum { QUERY_GROUP = 4 };
 
 /* 64 bits at a time; 128-byte codes (1024 bits, the pplx models' width) get a constant trip count. */
 #define DEFINE_WORD_DISTANCES(NAME, ATTR)                                                                \
@@ -215,29 +242,139 @@ AVX2 static void avx2_distances(const uint8_t *rows, Py_ssize_t count, Py_ssize_
         }
     }
 }
+
+/* AVX-512 with VPOPCNTDQ (Intel Ice Lake and later, AMD Zen 4 and later) counts the bits of eight 64-bit
+ * lanes in one instruction: a 128-byte row is two XORs and two popcounts, about 3x less work per code than
+ * the AVX2 lookup, which is what a batched scan (compute-bound per query) is short of. */
+#define AVX512 __attribute__((target("avx512f,avx512vpopcntdq,avx2,popcnt")))
+
+AVX512 static inline __m512i row_counts128(const uint8_t *row, __m512i q0, __m512i q1) {
+    __m512i lo = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)row), q0));
+    __m512i hi = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)(row + 64)), q1));
+    return _mm512_add_epi64(lo, hi);
+}
+
+/* Four rows per reduction: each lane's count (<= 128) of rows a, b, c, d goes to its own 16-bit field of
+ * the lane, so one horizontal sum of eight lanes yields four distances (<= 1024 each: no carry across). */
+AVX512 static void avx512_distances128(const uint8_t *rows, Py_ssize_t count, const uint8_t *query, uint32_t *out) {
+    const __m512i q0 = _mm512_loadu_si512((const void *)query), q1 = _mm512_loadu_si512((const void *)(query + 64));
+    Py_ssize_t i = 0;
+    for (; i + 4 <= count; i += 4, rows += 512) {
+        for (int line = 0; line < 512; line += 64)
+            _mm_prefetch((const char *)rows + PREFETCH_AHEAD + line, _MM_HINT_T0);
+        __m512i packed = _mm512_or_si512(
+            _mm512_or_si512(row_counts128(rows, q0, q1), _mm512_slli_epi64(row_counts128(rows + 128, q0, q1), 16)),
+            _mm512_or_si512(_mm512_slli_epi64(row_counts128(rows + 256, q0, q1), 32),
+                            _mm512_slli_epi64(row_counts128(rows + 384, q0, q1), 48)));
+        uint64_t sums = (uint64_t)_mm512_reduce_add_epi64(packed);
+        for (int r = 0; r < 4; r++)
+            out[i + r] = (uint32_t)(sums >> (16 * r)) & 0xffff;
+    }
+    for (; i < count; i++, rows += 128)
+        out[i] = (uint32_t)_mm512_reduce_add_epi64(row_counts128(rows, q0, q1));
+}
+
+AVX512 static void avx512_distances(const uint8_t *rows, Py_ssize_t count, Py_ssize_t bytes, const uint8_t *query,
+                                    uint32_t *out) {
+    if (bytes == 128) {
+        avx512_distances128(rows, count, query, out);
+    } else if (bytes % 64) {
+        avx2_distances(rows, count, bytes, query, out);
+    } else {
+        for (Py_ssize_t i = 0; i < count; i++, rows += bytes) {
+            __m512i lanes = _mm512_setzero_si512();
+            for (Py_ssize_t at = 0; at < bytes; at += 64) {
+                __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(rows + at)),
+                                             _mm512_loadu_si512((const void *)(query + at)));
+                lanes = _mm512_add_epi64(lanes, _mm512_popcnt_epi64(x));
+            }
+            out[i] = (uint32_t)_mm512_reduce_add_epi64(lanes);
+        }
+    }
+}
+
+/* A group of four queries against the same rows: each row is loaded once for all four (from L1: the scan
+ * walks a batch's block in chunks that fit there), which halves the loads per distance; the popcounts
+ * and the four-rows-per-reduction packing are as above. */
+AVX512 static void avx512_group128(const uint8_t *rows, Py_ssize_t count, const uint8_t *queries, uint32_t *out,
+                                   Py_ssize_t out_stride) {
+    __m512i lo[QUERY_GROUP], hi[QUERY_GROUP];
+    for (int q = 0; q < QUERY_GROUP; q++) {
+        lo[q] = _mm512_loadu_si512((const void *)(queries + 128 * q));
+        hi[q] = _mm512_loadu_si512((const void *)(queries + 128 * q + 64));
+    }
+    Py_ssize_t i = 0;
+    for (; i + 4 <= count; i += 4, rows += 512) {
+        __m512i packed[QUERY_GROUP];
+#pragma GCC unroll 4
+        for (int q = 0; q < QUERY_GROUP; q++)
+            packed[q] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512i a = _mm512_loadu_si512((const void *)(rows + 128 * r));
+            __m512i b = _mm512_loadu_si512((const void *)(rows + 128 * r + 64));
+#pragma GCC unroll 4
+            for (int q = 0; q < QUERY_GROUP; q++) {
+                __m512i c = _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(a, lo[q])),
+                                             _mm512_popcnt_epi64(_mm512_xor_si512(b, hi[q])));
+                packed[q] = _mm512_or_si512(packed[q], _mm512_slli_epi64(c, 16 * r));
+            }
+        }
+#pragma GCC unroll 4
+        for (int q = 0; q < QUERY_GROUP; q++) {
+            uint64_t sums = (uint64_t)_mm512_reduce_add_epi64(packed[q]);
+            for (int r = 0; r < 4; r++)
+                out[q * out_stride + i + r] = (uint32_t)(sums >> (16 * r)) & 0xffff;
+        }
+    }
+    for (; i < count; i++, rows += 128)
+        for (int q = 0; q < QUERY_GROUP; q++)
+            out[q * out_stride + i] = (uint32_t)_mm512_reduce_add_epi64(row_counts128(rows, lo[q], hi[q]));
+}
+
+AVX512 static void avx512_group(const uint8_t *rows, Py_ssize_t count, Py_ssize_t bytes, const uint8_t *queries,
+                                Py_ssize_t nq, uint32_t *out, Py_ssize_t out_stride) {
+    if (bytes == 128 && nq == QUERY_GROUP) {
+        avx512_group128(rows, count, queries, out, out_stride);
+        return;
+    }
+    for (Py_ssize_t q = 0; q < nq; q++)
+        avx512_distances(rows, count, bytes, queries + q * bytes, out + q * out_stride);
+}
 #endif
 
 static distances_fn distances_impl = portable_distances;
 
+static void one_by_one(const uint8_t *rows, Py_ssize_t count, Py_ssize_t bytes, const uint8_t *queries, Py_ssize_t nq,
+                       uint32_t *out, Py_ssize_t out_stride) {
+    for (Py_ssize_t q = 0; q < nq; q++)
+        distances_impl(rows, count, bytes, queries + q * bytes, out + q * out_stride);
+}
+
+static group_fn group_impl = one_by_one;
+
 enum { CHUNK_ROWS = 256 };
 
-/* Every query passes over one block of rows (in cache) before the scan moves on; each query's chunk of
- * distances is computed, then offered row by row (masked rows skipped). */
+/* Every query passes over one block of rows (in cache) before the scan moves on, QUERY_GROUP queries at
+ * a time; each group's chunk of distances is computed, then offered query by query (masked rows skipped). */
 static void scan(const Scan *sc, Selection *sel) {
     const Py_ssize_t bytes = sc->code_bytes;
-    uint32_t dist[CHUNK_ROWS];
+    uint32_t dist[QUERY_GROUP * CHUNK_ROWS];
     int failed = 0;
     for (Py_ssize_t start = 0; start < sc->n && !failed; start += sc->block_rows) {
         Py_ssize_t end = start + sc->block_rows < sc->n ? start + sc->block_rows : sc->n;
-        for (Py_ssize_t q = 0; q < sc->nq; q++) {
-            const uint8_t *query = sc->queries + q * bytes;
-            const uint8_t *mask = sc->mask ? sc->mask + q * sc->mask_stride : NULL;
+        for (Py_ssize_t q = 0; q < sc->nq; q += QUERY_GROUP) {
+            Py_ssize_t group = sc->nq - q < QUERY_GROUP ? sc->nq - q : QUERY_GROUP;
             for (Py_ssize_t at = start; at < end; at += CHUNK_ROWS) {
                 Py_ssize_t count = end - at < CHUNK_ROWS ? end - at : CHUNK_ROWS;
-                distances_impl(sc->codes + at * bytes, count, bytes, query, dist);
-                for (Py_ssize_t i = 0; i < count; i++)
-                    if (!mask || mask[at + i])
-                        offer(sel + q, sc->k, at + i, dist[i], &failed);
+                if (group == 1)
+                    distances_impl(sc->codes + at * bytes, count, bytes, sc->queries + q * bytes, dist);
+                else
+                    group_impl(sc->codes + at * bytes, count, bytes, sc->queries + q * bytes, group, dist, CHUNK_ROWS);
+                for (Py_ssize_t j = 0; j < group; j++) {
+                    const uint8_t *mask = sc->mask ? sc->mask + (q + j) * sc->mask_stride : NULL;
+                    offer_chunk(sel + q + j, sc->k, at, dist + j * CHUNK_ROWS, count, mask, &failed);
+                }
             }
         }
     }
@@ -411,22 +548,26 @@ static PyObject *distances(PyObject *self, PyObject *args) {
 typedef struct {
     const char *name;
     distances_fn fn;
+    group_fn group;
 } Variant;
 
-static Variant variants_table[3];
+static Variant variants_table[4];
 static Py_ssize_t variants_count;
 static const char *variant_name = "portable";
 
 static void find_variants(void) {
 #ifdef HAVE_X86_VARIANTS
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+        variants_table[variants_count++] = (Variant){"avx512", avx512_distances, avx512_group};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
-        variants_table[variants_count++] = (Variant){"avx2", avx2_distances};
+        variants_table[variants_count++] = (Variant){"avx2", avx2_distances, one_by_one};
     if (__builtin_cpu_supports("popcnt"))
-        variants_table[variants_count++] = (Variant){"popcnt", popcnt_distances};
+        variants_table[variants_count++] = (Variant){"popcnt", popcnt_distances, one_by_one};
 #endif
-    variants_table[variants_count++] = (Variant){"portable", portable_distances};
+    variants_table[variants_count++] = (Variant){"portable", portable_distances, one_by_one};
     distances_impl = variants_table[0].fn;
+    group_impl = variants_table[0].group;
     variant_name = variants_table[0].name;
 }
 
@@ -453,6 +594,7 @@ static PyObject *use_variant(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < variants_count; i++) {
         if (strcmp(name, variants_table[i].name) == 0) {
             distances_impl = variants_table[i].fn;
+            group_impl = variants_table[i].group;
             variant_name = variants_table[i].name;
             Py_RETURN_NONE;
         }
@@ -464,7 +606,7 @@ static PyObject *use_variant(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"top_k", top_k, METH_VARARGS, top_k_doc},
     {"distances", distances, METH_VARARGS, distances_doc},
-    {"variant", variant, METH_NOARGS, "The popcount variant in use: 'avx2', 'popcnt' or 'portable'."},
+    {"variant", variant, METH_NOARGS, "The popcount variant in use: 'avx512', 'avx2', 'popcnt' or 'portable'."},
     {"variants", variants, METH_NOARGS, "The variants this CPU can run, fastest (the import's choice) first."},
     {"use_variant", use_variant, METH_VARARGS, "Switch every later scan to a variant (for tests and benches)."},
     {NULL, NULL, 0, NULL},
