@@ -23,8 +23,8 @@ export TOKENIZERS_PARALLELISM := false
 help: ## Show the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-# rag/_hamming.c is compiled by the install: editing it rebuilds.
-$(STAMP): pyproject.toml rag/_hamming.c
+# rag/_hamming.c and rag/_int8.c are compiled by the install: editing one rebuilds.
+$(STAMP): pyproject.toml rag/_hamming.c rag/_int8.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch is pinned here: any other version or an open range pulls a multi-GB CUDA build.

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.quantization import cosine_int8
+from rag import _int8
 from rag.types import Float32Array, IdArray, Scored
 
 _BLOCK_ROWS = 32768
@@ -70,16 +70,15 @@ def one_blas_thread() -> Iterator[None]:
 
 
 def rescore_int8(query_int8: np.ndarray, int8_rows: np.ndarray, rows: IdArray) -> Float32Array:
-    """Cosine between the int8 query (d,) and the int8 rows at positions ``rows`` (gathered from the mmap)."""
-    if not len(rows):
-        return np.empty(0, np.float32)
-    # gathering in file order reads the mapped pages sequentially; the scores return in the caller's order
-    order = np.argsort(rows, kind="stable")
-    gathered = np.empty((len(rows), int8_rows.shape[1]), dtype=np.int8)
-    # a plain view of the mapped rows: np.memmap's own indexing costs ~20 us more per gather (measured)
-    gathered[order] = np.asarray(int8_rows)[rows[order]]
-    with one_blas_thread():
-        return cosine_int8(query_int8, gathered)
+    """Cosine between the int8 query (d,) and the int8 rows at positions ``rows``, read in place from the
+    mmap by ``rag._int8`` (no gather, no GIL): the same float32 scores as ``cosine_int8``."""
+    picked = np.ascontiguousarray(rows, dtype=np.int64)
+    scores = np.empty(len(picked), np.float32)
+    if len(picked):
+        matrix = np.asarray(int8_rows)
+        query = np.ascontiguousarray(query_int8, dtype=np.int8)
+        _int8.cosines(query, matrix, matrix.shape[0], matrix.shape[1], picked, len(picked), scores)
+    return scores
 
 
 def rescore_top_k(

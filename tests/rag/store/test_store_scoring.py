@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from threadpoolctl import ThreadpoolController
 
 from rag.quantization import cosine_int8
@@ -54,3 +55,30 @@ def test_rescoring_and_exact_scans_equal_cosine_on_the_gathered_rows() -> None:
     best = rescore_top_k(query, rows, id_to_row, np.arange(200, dtype=np.int64), 5)
     truth = cosine_int8(query, rows[id_to_row])
     assert [i for i, _ in best] == list(np.argsort(-truth, kind="stable")[:5])
+
+
+def test_rescoring_kernel_gives_numpys_float32_bits_at_every_width(tmp_path) -> None:
+    """rag._int8 reads rows in place (a memmap too) and must give cosine_int8's exact float32 scores:
+    the int8 extremes, a zero row (scores 0), repeats and every width up to the pplx models' 1024."""
+    rng = np.random.default_rng(1)
+    for d in (1, 8, 63, 384, 1024):
+        rows = rng.integers(-128, 128, (300, d), dtype=np.int8)
+        rows[7] = 0
+        rows[8] = -128
+        query = rng.integers(-128, 128, d, dtype=np.int8)
+        picked = np.array([7, 8, 299, 0, 8, *rng.integers(0, 300, 50)], dtype=np.int64)
+        np.testing.assert_array_equal(rescore_int8(query, rows, picked), cosine_int8(query, rows[picked]))
+        assert rescore_int8(query, rows, picked)[0] == 0.0
+    path = tmp_path / "rows.int8"
+    rows.tofile(path)
+    mapped = np.memmap(path, dtype=np.int8, mode="r", shape=rows.shape)
+    np.testing.assert_array_equal(rescore_int8(query, mapped, picked), cosine_int8(query, rows[picked]))
+    assert rescore_int8(query, mapped, picked[:0]).shape == (0,)
+
+
+def test_rescoring_kernel_refuses_rows_outside_the_matrix() -> None:
+    rows = np.zeros((10, 16), np.int8)
+    query = np.ones(16, np.int8)
+    for bad in (10, -1):
+        with pytest.raises(ValueError, match="outside"):
+            rescore_int8(query, rows, np.array([0, bad], dtype=np.int64))
