@@ -1,14 +1,16 @@
 """Coalesce concurrent scans of one index into multi-query scans (flat combining, no timer).
 
-A thread that wants a scan queues its request; if fewer than ``parallel`` scans are running (default: one
-per CPU the process may use) it becomes a leader, takes every request waiting (up to ``max_batch``) and
-runs them as one batch; the others sleep until their result is set. A lone caller therefore scans at once
-(no added latency at one client), and under load a batch forms by itself from whatever arrived during the
-running scans. ``parallel`` keeps every core scanning: with a single leader, a 1M-chunk scan (compute-bound
-per query in the batch) ran on one of two cores, and 8 clients got 0.78x the QPS of ungrouped parallel
-scans (bench/http_search.py, measured). The API runs each search on a pool
-thread, so concurrent searches of one collection meet here whatever path they took (``search``,
-``hybrid``, ``binary+int8``), and the codes are read once per batch instead of once per query.
+A thread that wants a scan queues its request; if fewer than ``parallel`` scans are running it becomes a
+leader, takes every request waiting (up to ``max_batch``) and runs them as one batch; the others sleep
+until their result is set, or until a finishing leader hands one of them its slot and the next batch. A
+lone caller therefore scans at once (no added latency at one client), and under load a batch forms by
+itself from whatever arrived during the running scans. The API runs each search on a pool thread, so
+concurrent searches of one collection meet here whatever path they took (``search``, ``hybrid``,
+``binary+int8``), and the codes are read once per batch instead of once per query.
+
+How many scans may run at once (``parallel``, ``RAG_PARALLEL_SCANS``) depends on how much a batch saves,
+which depends on the kernel (``default_parallel``): with AVX-512 a batch of 8 costs about 3x one query, so
+one scan holding every waiting query wins; with AVX2 it costs about 5x, and every core should scan.
 
 With ``max_batch=1`` nothing is grouped: each caller runs its own scan at once, beside the others (the
 scans release the GIL), as before batching existed; ``RAG_MAX_SCAN_BATCH=1`` serves that way, so a
@@ -20,8 +22,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from rag.hamming import kernel_variant
 
 # queries one scan answers at most (RAG_MAX_SCAN_BATCH)
 DEFAULT_MAX_SCAN_BATCH = 32
@@ -30,8 +34,8 @@ DEFAULT_MAX_SCAN_BATCH = 32
 @dataclass(frozen=True)
 class ScanPolicy:
     """How concurrent scans of one flat index are grouped (``RAG_MAX_SCAN_BATCH``, ``RAG_PARALLEL_SCANS``):
-    at most ``max_batch`` queries per scan (1: each scans alone), ``parallel`` scans at once (None: one per
-    CPU)."""
+    at most ``max_batch`` queries per scan (1: each scans alone), ``parallel`` scans at once (None:
+    ``default_parallel()``)."""
 
     max_batch: int = DEFAULT_MAX_SCAN_BATCH
     parallel: int | None = None
@@ -44,10 +48,12 @@ Result = TypeVar("Result")
 @dataclass
 class _Ticket(Generic[Request, Result]):
     request: Request
+    # set once the answer is in, or once this caller has been handed a scan slot and a batch to lead
+    wake: threading.Event = field(default_factory=threading.Event)
     result: Result | None = None
     error: BaseException | None = None
-    taken: bool = False  # a leader holds it in its batch
-    done: bool = False
+    # the batch this caller runs (its own ticket first), taken from the queue when it got the slot
+    lead: list[_Ticket[Request, Result]] | None = None
 
 
 @dataclass
@@ -78,8 +84,8 @@ class ScanBatcher(Generic[Request, Result]):
             raise ValueError(f"max_batch and parallel must be at least 1, got {max_batch}, {parallel}.")
         self._run = run
         self.max_batch = max_batch
-        self.parallel = usable_cpus() if parallel is None else parallel
-        self._cond = threading.Condition()
+        self.parallel = default_parallel() if parallel is None else parallel
+        self._lock = threading.Lock()
         self._pending: list[_Ticket[Request, Result]] = []
         self._running = 0
         self.stats = ScanStats()
@@ -88,13 +94,15 @@ class ScanBatcher(Generic[Request, Result]):
         if self.max_batch == 1:
             return self._alone(request)
         ticket: _Ticket[Request, Result] = _Ticket(request)
-        with self._cond:
+        with self._lock:
             self._pending.append(ticket)
-        while True:
-            batch = self._wait_or_lead(ticket)
-            if batch is None:
-                break
-            self._execute(batch)
+            if self._running < self.parallel:  # a free slot: nobody else waits (the queue was empty)
+                self._running += 1
+                ticket.lead = self._take()
+        if ticket.lead is None:
+            ticket.wake.wait()
+        if ticket.lead is not None:
+            self._execute(ticket.lead)
         if ticket.error is not None:
             raise ticket.error
         assert ticket.result is not None
@@ -102,24 +110,16 @@ class ScanBatcher(Generic[Request, Result]):
 
     def _alone(self, request: Request) -> Result:
         """Grouping off: this caller's scan now, not waiting for anyone else's."""
-        with self._cond:
+        with self._lock:
             self.stats.record(1)
         return self._run([request])[0]
 
-    def _wait_or_lead(self, ticket: _Ticket[Request, Result]) -> list[_Ticket[Request, Result]] | None:
-        """None once ``ticket`` is answered; else the batch this thread must now run as the leader."""
-        with self._cond:
-            while not ticket.done and (ticket.taken or self._running >= self.parallel):
-                self._cond.wait()
-            if ticket.done:
-                return None
-            self._running += 1
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            for t in batch:
-                t.taken = True
-            self.stats.record(len(batch))
-            return batch
+    def _take(self) -> list[_Ticket[Request, Result]]:
+        """The next batch, the oldest ``max_batch`` waiting requests (under the lock, by a slot holder)."""
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        self.stats.record(len(batch))
+        return batch
 
     def _execute(self, batch: list[_Ticket[Request, Result]]) -> None:
         try:
@@ -130,11 +130,31 @@ class ScanBatcher(Generic[Request, Result]):
             for t in batch:
                 t.error = exc
         finally:
-            with self._cond:
-                for t in batch:
-                    t.done = True
+            self._finish(batch)
+
+    def _finish(self, batch: list[_Ticket[Request, Result]]) -> None:
+        """Wake exactly the batch's callers, and hand the slot with the next batch to the oldest waiting
+        caller: one wake per caller, where a shared condition woke every waiter at each scan's end
+        (measured: its notify_all held the GIL in ~10 % of a busy server's samples)."""
+        with self._lock:
+            successor = self._pending[0] if self._pending else None
+            if successor is None:
                 self._running -= 1
-                self._cond.notify_all()
+            else:
+                successor.lead = self._take()
+        for t in batch:
+            t.wake.set()
+        if successor is not None:
+            successor.wake.set()
+
+
+def default_parallel() -> int:
+    """Scans of one index at once when the settings say nothing. Where the kernel is AVX-512 (a batch of 8
+    queries ~3x one query's cost), one: 8 clients over 1M chunks got 1.2-1.4x the QPS of one scan per CPU
+    at ~0.6x its p99 (2 vCPUs, two runs each, 2026-12-02), since parallel scans split the batches (mean 1.7
+    queries against 2.9-3.8) and left no core for the requests' Python. Elsewhere, one per CPU: with AVX2
+    (a batch of 8 ~5x one query) a single scan leader got 0.78x the QPS of parallel scans (measured)."""
+    return 1 if kernel_variant() == "avx512" else usable_cpus()
 
 
 def usable_cpus() -> int:

@@ -164,7 +164,10 @@ class Settings(BaseSettings):
         "scans alone).",
     )
     parallel_scans: int | None = Field(
-        None, ge=1, description="Batched Hamming scans of one flat index at once (unset: one per CPU)."
+        None,
+        ge=1,
+        description="Batched Hamming scans of one flat index at once (unset: 1 with the AVX-512 kernel, else "
+        "one per CPU).",
     )
     mcp_allowed_hosts: list[str] | None = Field(
         None,
