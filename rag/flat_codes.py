@@ -15,13 +15,15 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.hamming import Distances, Mask, scan_top_k
-from rag.scan_batcher import ScanBatcher
+from rag.scan_batcher import ScanBatcher, usable_cpus
 from rag.types import IdArray
 
 # A filter allowing fewer than 1 / _GATHER_RATIO of the slots is scanned as a gathered subset (a smaller
 # read) rather than as a mask over the whole matrix.
 _GATHER_RATIO = 16
 _GROWTH = 1.25
+# Row-queries of work (~2 ms of the batched kernel) below which a batch is not split across threads.
+SPLIT_MIN_WORK = 1 << 20
 
 ScanRequest = tuple[np.ndarray, int, "Mask | None"]
 ScanResult = tuple[IdArray, Distances]
@@ -121,11 +123,21 @@ class FlatCodes:
         deepest = max(k for _, k, _ in requests)
         alone = len(requests) == 1
         queries = requests[0][0].reshape(1, -1) if alone else np.stack([q for q, _, _ in requests])
-        answers = scan_top_k(self.codes(), queries, deepest, [m for _, _, m in requests])
+        parts = _split_parts(len(requests), self.size)
+        answers = scan_top_k(self.codes(), queries, deepest, [m for _, _, m in requests], parts=parts)
         return [
             (self._ids[slots[:k]], distances[:k])
             for (slots, distances), (_, k, _) in zip(answers, requests, strict=True)
         ]
+
+
+def _split_parts(queries: int, rows: int) -> int:
+    """Ranges a batched scan is split into, one per CPU: a batch is compute-bound (AVX-512: ~2 ns per row
+    and query against ~5 ns per row for one query's memory-bound read), so a second core nearly halves it;
+    a single query, bound by memory, stays whole (PERFORMANCE.md: splitting one query did not pay here)."""
+    if queries < 2 or queries * rows < SPLIT_MIN_WORK:
+        return 1
+    return usable_cpus()
 
 
 def _grown(array: np.ndarray, capacity: int) -> np.ndarray:

@@ -16,7 +16,10 @@ The scan releases the GIL. See docs/storage.md ("The Hamming scan") for the meas
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -58,9 +61,12 @@ def scan_top_k(
     queries: np.ndarray,
     k: int,
     masks: Sequence[Mask | None] | None = None,
+    *,
+    parts: int = 1,
 ) -> list[tuple[Slots, Distances]]:
     """For each query row, the slots (row numbers of ``codes``) and distances of its ``k`` nearest rows,
-    nearest first, ties by slot; ``masks[i]`` (length >= ``len(codes)``) limits query i to its True rows."""
+    nearest first, ties by slot; ``masks[i]`` (length >= ``len(codes)``) limits query i to its True rows.
+    ``parts`` > 1 scans that many ranges of rows on as many threads and merges their answers (exact)."""
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, codes.shape[1])
     nq, n = len(queries), len(codes)
@@ -68,12 +74,49 @@ def scan_top_k(
         return [(np.empty(0, np.int64), np.empty(0, np.int32)) for _ in range(nq)]
     mask, stride = _packed_masks(masks, nq, n)
     k = min(k, n)
+    bounds = np.linspace(0, n, min(max(parts, 1), n) + 1).astype(np.int64)
+    ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    if len(ranges) == 1:
+        slots, found, counts = _scan_range(codes, queries, k, mask, stride, 0, n)
+        return [(slots[i, : counts[i]], found[i, : counts[i]]) for i in range(nq)]
+    pool = _split_pool()
+    later = [pool.submit(_scan_range, codes, queries, k, mask, stride, a, b) for a, b in ranges[1:]]
+    answers = [_scan_range(codes, queries, k, mask, stride, *ranges[0]), *(f.result() for f in later)]
+    return [_merged(answers, [a for a, _ in ranges], i, k) for i in range(nq)]
+
+
+def _scan_range(
+    codes: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarray | None, stride: int, start: int, end: int
+) -> tuple[Slots, Distances, npt.NDArray[np.int64]]:
+    """The C scan of rows [start, end): slots relative to ``start``, distances and counts, (nq, k')."""
+    nq, n = len(queries), end - start
+    k = min(k, n)
     slots = np.empty((nq, k), np.int64)
     found = np.empty((nq, k), np.int32)
     counts = np.empty(nq, np.int64)
     block = SINGLE_BLOCK_ROWS if nq == 1 else max(16, BATCH_BLOCK_BYTES // codes.shape[1])
-    _hamming.top_k(codes, n, codes.shape[1], queries, nq, k, mask, stride, block, slots, found, counts)
-    return [(slots[i, : counts[i]], found[i, : counts[i]]) for i in range(nq)]
+    # each query's mask row starts `start` bytes further into the same buffer (its stride is unchanged)
+    part_mask = None if mask is None else mask.reshape(-1)[start:]
+    _hamming.top_k(codes[start:end], n, codes.shape[1], queries, nq, k, part_mask, stride, block,
+                   slots, found, counts)  # fmt: skip
+    return slots, found, counts
+
+
+def _merged(
+    answers: list[tuple[Slots, Distances, npt.NDArray[np.int64]]], starts: list[int], i: int, k: int
+) -> tuple[Slots, Distances]:
+    """Query i's top k over every range: each range's top k holds all of the answer that lies in it, and
+    (distance, slot) is one total order, so sorting the union by it and cutting at k is exact."""
+    slots = np.concatenate([s[i, : c[i]] + start for (s, _, c), start in zip(answers, starts, strict=True)])
+    found = np.concatenate([d[i, : c[i]] for _, d, c in answers])
+    order = np.lexsort((slots, found))[:k]
+    return slots[order], found[order]
+
+
+@functools.cache
+def _split_pool() -> ThreadPoolExecutor:
+    """Threads for the further ranges of split scans (one per CPU at most; created on first use)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="rag-scan")
 
 
 def _packed_masks(masks: Sequence[Mask | None] | None, nq: int, n: int) -> tuple[np.ndarray | None, int]:

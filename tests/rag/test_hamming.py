@@ -57,6 +57,24 @@ def test_scan_matches_the_oracle_for_one_and_many_queries(
         assert single[0].tolist() == found.tolist() and single[1].tolist() == distances.tolist()
 
 
+@pytest.mark.parametrize("parts", [2, 3, 7, 1000])
+def test_a_scan_split_into_ranges_merges_to_the_same_answer(parts: int) -> None:
+    """Ranges scanned on several threads, each with its own selection, merge exactly: ties (few distinct
+    codes), per-query masks, a mask shared by every query, more parts than rows."""
+    codes = _codes(700, 128, seed=5, values=2)
+    queries = _codes(6, 128, seed=6, values=2)
+    rng = np.random.default_rng(7)
+    own = [rng.random(700) < 0.6 for _ in range(5)] + [None]
+    shared = rng.random(700) < 0.3
+    slots = np.arange(700)
+    for masks in (None, own, [shared] * 6):
+        split = hamming.scan_top_k(codes, queries, 40, masks, parts=parts)
+        for i, (found, distances) in enumerate(split):
+            mask = None if masks is None else masks[i]
+            allowed = slots if mask is None else slots[mask]
+            assert (found.tolist(), distances.tolist()) == _oracle(codes[allowed], allowed, queries[i], 40)
+
+
 def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_blocks: None) -> None:
     codes = _codes(500, 1, seed=3, values=4)  # 2 bits of 8 vary: hundreds of rows at each distance
     query = np.zeros(1, np.uint8)
@@ -186,7 +204,14 @@ def test_hamming_top_k_on_a_subset_orders_ties_by_id() -> None:
     assert (found.tolist(), distances.tolist()) == _oracle(codes, ids, np.zeros(1, np.uint8), 40)
 
 
-def test_concurrent_searches_share_one_scan_and_answer_as_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("split", [False, True])
+def test_concurrent_searches_share_one_scan_and_answer_as_alone(
+    monkeypatch: pytest.MonkeyPatch, split: bool
+) -> None:
+    """Batched scans answer each query as it would be answered alone, whole or split across threads."""
+    if split:
+        monkeypatch.setattr(flat_codes, "SPLIT_MIN_WORK", 0)
+        monkeypatch.setattr(flat_codes, "usable_cpus", lambda: 3)
     codes = _codes(20_000, 128, seed=20)
     ids = np.arange(20_000, dtype=np.int64)
     index = BinaryIndex.build(1024, ids, codes)
@@ -225,13 +250,13 @@ def _hold_the_first_scan_until_others_queue(
     scan = hamming.scan_top_k
     first = threading.Event()
 
-    def held(*args: Any) -> Any:
+    def held(*args: Any, **kwargs: Any) -> Any:
         if not first.is_set():
             first.set()
             deadline = time.monotonic() + 5
             while len(batcher._pending) < waiting and time.monotonic() < deadline:
                 time.sleep(0.001)
-        return scan(*args)
+        return scan(*args, **kwargs)
 
     monkeypatch.setattr(flat_codes, "scan_top_k", held)
 
