@@ -37,9 +37,9 @@ def kernel(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of a few rows, so that small tests cross many blocks and tighten the bounds often."""
-    monkeypatch.setattr(hamming, "SINGLE_BLOCK_ROWS", 37)
-    monkeypatch.setattr(hamming, "BATCH_BLOCK_BYTES", 16 * 53)
+    """Chunks of a few rows (37 at 1024 bits: two groups of 16 and a tail), so that small tests cross many
+    chunks and run each kernel's tail."""
+    monkeypatch.setattr(hamming, "CHUNK_BYTES", 37 * 128)
 
 
 @pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128])
@@ -89,6 +89,33 @@ def test_masks_restrict_each_query_to_its_rows(kernel: str, small_blocks: None) 
             assert single[0].tolist() == found.tolist()
 
 
+@pytest.mark.parametrize("nq", [5, 8, 33])
+@pytest.mark.parametrize("chunk_bytes", [37 * 128, hamming.CHUNK_BYTES])
+def test_batches_at_1024_bits_with_masks_match_the_oracle(
+    kernel: str, monkeypatch: pytest.MonkeyPatch, nq: int, chunk_bytes: int
+) -> None:
+    """The fused AVX-512 path (bound tested on 16 distances at once): batches of several sizes, per-query
+    masks (none, half, none allowed, a few), rows tied at the bound, chunks with and without a tail."""
+    monkeypatch.setattr(hamming, "CHUNK_BYTES", chunk_bytes)
+    n = 3001
+    codes = _codes(n, 128, seed=40 + nq)
+    codes[::7, 16:] = 0  # many rows alike past the first 16 bytes: ties at the bound
+    queries = _codes(nq, 128, seed=41)
+    queries[1::3, 16:] = 0
+    rng = np.random.default_rng(42)
+    kinds = [None, rng.random(n) < 0.5, np.zeros(n, bool), rng.random(n) < 0.01]
+    masks = [kinds[i % len(kinds)] for i in range(nq)]
+    for k in (1, 10, 200):
+        batched = hamming.scan_top_k(codes, queries, k, masks)
+        for query, mask, (found, distances) in zip(queries, masks, batched, strict=True):
+            rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+            assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
+        shared = hamming.scan_top_k(codes, queries, k, [kinds[1]] * nq)
+        rows = np.flatnonzero(kinds[1])
+        for query, (found, distances) in zip(queries, shared, strict=True):
+            assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
+
+
 def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
     codes, queries = _codes(500, 8, seed=22), _codes(3, 8, seed=23)
     live = np.random.default_rng(24).random(500) < 0.7
@@ -125,6 +152,9 @@ def test_the_kernel_refuses_buffers_smaller_than_the_call_says() -> None:
         _hamming.top_k(codes, 10, 16, query, 1, 6, None, 0, 16, *out)
     with pytest.raises(ValueError, match="mask"):
         _hamming.top_k(codes, 10, 16, query, 1, 5, np.ones(9, np.uint8), 0, 16, *out)
+    for chunk_rows in (0, hamming.MAX_CHUNK_ROWS + 1):
+        with pytest.raises(ValueError, match="chunk_rows"):
+            _hamming.top_k(codes, 10, 16, query, 1, 5, None, 0, chunk_rows, *out)
 
 
 def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) -> None:
