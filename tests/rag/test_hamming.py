@@ -42,7 +42,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hamming, "CHUNK_BYTES", 37 * 128)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128])
+@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128, 256])
 @pytest.mark.parametrize("k", [1, 10, 150, 5000])
 def test_scan_matches_the_oracle_for_one_and_many_queries(
     kernel: str, small_blocks: None, code_bytes: int, k: int
@@ -126,13 +126,18 @@ def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
         assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256])
+@pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256, 4096, 4160])
 def test_the_kernel_agrees_with_numpy_popcounts(kernel: str, code_bytes: int) -> None:
     codes, queries = _codes(301, code_bytes, seed=8), _codes(3, code_bytes, seed=9)
     codes[:2] = 255  # every bit set, and a row equal to the query: the extremes of each count
     codes[2] = queries[0]
     expected = np.stack([np.unpackbits(codes ^ q, axis=1).sum(axis=1) for q in queries])
     assert (hamming.distances(queries, codes) == expected).all()
+    # the scan's own kernel too (4096 bytes: the widest the AVX-512 one sums in 16-bit fields)
+    slots = np.arange(len(codes))
+    for k in (40, 301):  # 301: every row, the all-ones ones included
+        for query, (found, distances) in zip(queries, hamming.scan_top_k(codes, queries, k), strict=True):
+            assert (found.tolist(), distances.tolist()) == _oracle(codes, slots, query, k)
     assert hamming.scan_top_k(codes[:0], queries[0], 5)[0][0].size == 0
     assert hamming.scan_top_k(codes, queries[0], 0)[0][0].size == 0
     assert hamming.kernel_variant() == kernel
