@@ -196,7 +196,7 @@ enum { PREFETCH_AHEAD = 1024 };
 
 /* The `bytes` of rows PREFETCH_AHEAD past `rows`, into L1: the hardware prefetcher alone left a single
  * query's scan ~20 % under the read floor on Zen 3 (prefetches past the end are harmless: they never
- * fault). Rows already in L1 (a batch's later queries) are better without: the prefetches take load slots. */
+ * fault). */
 static inline void prefetch_ahead(const uint8_t *rows, int bytes) {
     for (int line = 0; line < bytes; line += 64)
         _mm_prefetch((const char *)rows + PREFETCH_AHEAD + line, _MM_HINT_T0);
@@ -298,7 +298,8 @@ AVX512 static inline __m512i into_field(__m512i v, __m512i row, int field) {
 /* Sixteen rows' distances as 16-bit fields, in row order. Four rows share each 64-bit lane (a 16-bit
  * field each), and the lanes of four such vectors are summed by one transpose-add: 64-bit unpacks, a
  * two-source permute, then the two 256-bit halves. Against the previous reduction (four rows packed per
- * vector, each vector reduced by _mm512_reduce_add_epi64 and split by scalar shifts): 0.65x on rows in L1. */
+ * vector, each vector reduced by _mm512_reduce_add_epi64 and split by scalar shifts): 0.65-0.87x for the
+ * distances alone, rows in L1. */
 AVX512 static ALWAYS_INLINE __m256i distances16(const uint8_t *rows, const __m512i *q, Py_ssize_t words) {
     const Py_ssize_t bytes = 64 * words;
     __m512i p[4];
@@ -360,8 +361,9 @@ typedef struct {
 } Prefetch;
 
 /* Rows against one query with the bound test fused: sixteen distances are compared with the bound in one
- * instruction, and only the rows within it (few, once the bound has dropped) reach the scalar offer.
- * Against computing a chunk's distances into a buffer and testing them there: 0.76x per batch of 32. */
+ * instruction, and only the rows within it (few, once the bound has dropped) reach the scalar offer,
+ * where a chunk's distances were stored, reloaded and tested (with the transpose-add and the chunk-outer
+ * scan: 0.77-0.87x per batch of 8 or 32). */
 AVX512 static ALWAYS_INLINE void offer_words(const uint8_t *rows, Py_ssize_t count, const uint8_t *query,
                                              Py_ssize_t at, Selection *s, Prefetch ahead, Py_ssize_t words) {
     __m512i q[MAX_WORDS];
