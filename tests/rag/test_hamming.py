@@ -36,7 +36,7 @@ def kernel(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a few rows (37 at 1024 bits: two groups of 16 and a tail), so that small tests cross many
     chunks and run each kernel's tail."""
     monkeypatch.setattr(hamming, "CHUNK_BYTES", 37 * 128)
@@ -45,7 +45,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128, 256])
 @pytest.mark.parametrize("k", [1, 10, 150, 5000])
 def test_scan_matches_the_oracle_for_one_and_many_queries(
-    kernel: str, small_blocks: None, code_bytes: int, k: int
+    kernel: str, small_chunks: None, code_bytes: int, k: int
 ) -> None:
     codes = _codes(600, code_bytes, seed=code_bytes)
     queries = _codes(5, code_bytes, seed=99)
@@ -57,7 +57,7 @@ def test_scan_matches_the_oracle_for_one_and_many_queries(
         assert single[0].tolist() == found.tolist() and single[1].tolist() == distances.tolist()
 
 
-def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_blocks: None) -> None:
+def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_chunks: None) -> None:
     codes = _codes(500, 1, seed=3, values=4)  # 2 bits of 8 vary: hundreds of rows at each distance
     query = np.zeros(1, np.uint8)
     found, distances = hamming.scan_top_k(codes, query, 120)[0]
@@ -74,7 +74,7 @@ def test_thousands_of_rows_tied_at_the_bound_grow_the_selection_and_stay_exact()
         assert found.tolist() == sorted(found.tolist())  # all tied: the smallest slots
 
 
-def test_masks_restrict_each_query_to_its_rows(kernel: str, small_blocks: None) -> None:
+def test_masks_restrict_each_query_to_its_rows(kernel: str, small_chunks: None) -> None:
     codes = _codes(400, 16, seed=5)
     queries = _codes(4, 16, seed=6)
     rng = np.random.default_rng(7)
@@ -116,7 +116,7 @@ def test_batches_at_1024_bits_with_masks_match_the_oracle(
             assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
 
 
-def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
+def test_one_mask_shared_by_every_query(small_chunks: None) -> None:
     codes, queries = _codes(500, 8, seed=22), _codes(3, 8, seed=23)
     live = np.random.default_rng(24).random(500) < 0.7
     rows = np.flatnonzero(live)
@@ -162,7 +162,7 @@ def test_the_kernel_refuses_buffers_smaller_than_the_call_says() -> None:
             _hamming.top_k(codes, 10, 16, query, 1, 5, None, 0, chunk_rows, *out)
 
 
-def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) -> None:
+def test_index_filters_removals_and_ties_match_the_oracle(small_chunks: None) -> None:
     codes = _codes(3000, 2, seed=10, values=16)  # 8 varying bits: many ties
     ids = np.arange(3000, dtype=np.int64) * 5 + 11
     index = BinaryIndex.build(16, ids, codes)
@@ -181,7 +181,7 @@ def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) ->
                 assert (found.tolist(), distances.tolist()) == _oracle(codes[keep], ids[keep], query, k)
 
 
-def test_out_of_order_adds_and_compaction_keep_ids(small_blocks: None) -> None:
+def test_out_of_order_adds_and_compaction_keep_ids(small_chunks: None) -> None:
     codes = _codes(4000, 16, seed=13)
     ids = np.random.default_rng(14).permutation(4000).astype(np.int64) + 100
     index = BinaryIndex(128)
