@@ -15,7 +15,7 @@ def top_k(
     k: int,
     mask: Buffer | None,
     mask_stride: int,
-    block_rows: int,
+    chunk_rows: int,
     out_slots: Buffer,
     out_dists: Buffer,
     out_counts: Buffer,

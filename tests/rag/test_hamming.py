@@ -36,16 +36,16 @@ def kernel(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of a few rows, so that small tests cross many blocks and tighten the bounds often."""
-    monkeypatch.setattr(hamming, "SINGLE_BLOCK_ROWS", 37)
-    monkeypatch.setattr(hamming, "BATCH_BLOCK_BYTES", 16 * 53)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a few rows (37 at 1024 bits: two groups of 16 and a tail), so that small tests cross many
+    chunks and run each kernel's tail."""
+    monkeypatch.setattr(hamming, "CHUNK_BYTES", 37 * 128)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128])
+@pytest.mark.parametrize("code_bytes", [1, 3, 8, 16, 48, 64, 128, 256])
 @pytest.mark.parametrize("k", [1, 10, 150, 5000])
 def test_scan_matches_the_oracle_for_one_and_many_queries(
-    kernel: str, small_blocks: None, code_bytes: int, k: int
+    kernel: str, small_chunks: None, code_bytes: int, k: int
 ) -> None:
     codes = _codes(600, code_bytes, seed=code_bytes)
     queries = _codes(5, code_bytes, seed=99)
@@ -75,7 +75,7 @@ def test_a_scan_split_into_ranges_merges_to_the_same_answer(parts: int) -> None:
             assert (found.tolist(), distances.tolist()) == _oracle(codes[allowed], allowed, queries[i], 40)
 
 
-def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_blocks: None) -> None:
+def test_ties_are_broken_by_the_smaller_slot(kernel: str, small_chunks: None) -> None:
     codes = _codes(500, 1, seed=3, values=4)  # 2 bits of 8 vary: hundreds of rows at each distance
     query = np.zeros(1, np.uint8)
     found, distances = hamming.scan_top_k(codes, query, 120)[0]
@@ -92,7 +92,7 @@ def test_thousands_of_rows_tied_at_the_bound_grow_the_selection_and_stay_exact()
         assert found.tolist() == sorted(found.tolist())  # all tied: the smallest slots
 
 
-def test_masks_restrict_each_query_to_its_rows(kernel: str, small_blocks: None) -> None:
+def test_masks_restrict_each_query_to_its_rows(kernel: str, small_chunks: None) -> None:
     codes = _codes(400, 16, seed=5)
     queries = _codes(4, 16, seed=6)
     rng = np.random.default_rng(7)
@@ -107,7 +107,34 @@ def test_masks_restrict_each_query_to_its_rows(kernel: str, small_blocks: None) 
             assert single[0].tolist() == found.tolist()
 
 
-def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
+@pytest.mark.parametrize("nq", [5, 8, 33])
+@pytest.mark.parametrize("chunk_bytes", [37 * 128, hamming.CHUNK_BYTES])
+def test_batches_at_1024_bits_with_masks_match_the_oracle(
+    kernel: str, monkeypatch: pytest.MonkeyPatch, nq: int, chunk_bytes: int
+) -> None:
+    """The fused AVX-512 path (bound tested on 16 distances at once): batches of several sizes, per-query
+    masks (none, half, none allowed, a few), rows tied at the bound, chunks with and without a tail."""
+    monkeypatch.setattr(hamming, "CHUNK_BYTES", chunk_bytes)
+    n = 3001
+    codes = _codes(n, 128, seed=40 + nq)
+    codes[::7, 16:] = 0  # many rows alike past the first 16 bytes: ties at the bound
+    queries = _codes(nq, 128, seed=41)
+    queries[1::3, 16:] = 0
+    rng = np.random.default_rng(42)
+    kinds = [None, rng.random(n) < 0.5, np.zeros(n, bool), rng.random(n) < 0.01]
+    masks = [kinds[i % len(kinds)] for i in range(nq)]
+    for k in (1, 10, 200):
+        batched = hamming.scan_top_k(codes, queries, k, masks)
+        for query, mask, (found, distances) in zip(queries, masks, batched, strict=True):
+            rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+            assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
+        shared = hamming.scan_top_k(codes, queries, k, [kinds[1]] * nq)
+        rows = np.flatnonzero(kinds[1])
+        for query, (found, distances) in zip(queries, shared, strict=True):
+            assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
+
+
+def test_one_mask_shared_by_every_query(small_chunks: None) -> None:
     codes, queries = _codes(500, 8, seed=22), _codes(3, 8, seed=23)
     live = np.random.default_rng(24).random(500) < 0.7
     rows = np.flatnonzero(live)
@@ -117,13 +144,18 @@ def test_one_mask_shared_by_every_query(small_blocks: None) -> None:
         assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
 
 
-@pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256])
+@pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256, 4096, 4160])
 def test_the_kernel_agrees_with_numpy_popcounts(kernel: str, code_bytes: int) -> None:
     codes, queries = _codes(301, code_bytes, seed=8), _codes(3, code_bytes, seed=9)
     codes[:2] = 255  # every bit set, and a row equal to the query: the extremes of each count
     codes[2] = queries[0]
     expected = np.stack([np.unpackbits(codes ^ q, axis=1).sum(axis=1) for q in queries])
     assert (hamming.distances(queries, codes) == expected).all()
+    # the scan's own kernel too (4096 bytes: the widest the AVX-512 one sums in 16-bit fields)
+    slots = np.arange(len(codes))
+    for k in (40, 301):  # 301: every row, the all-ones ones included
+        for query, (found, distances) in zip(queries, hamming.scan_top_k(codes, queries, k), strict=True):
+            assert (found.tolist(), distances.tolist()) == _oracle(codes, slots, query, k)
     assert hamming.scan_top_k(codes[:0], queries[0], 5)[0][0].size == 0
     assert hamming.scan_top_k(codes, queries[0], 0)[0][0].size == 0
     assert hamming.kernel_variant() == kernel
@@ -143,9 +175,12 @@ def test_the_kernel_refuses_buffers_smaller_than_the_call_says() -> None:
         _hamming.top_k(codes, 10, 16, query, 1, 6, None, 0, 16, *out)
     with pytest.raises(ValueError, match="mask"):
         _hamming.top_k(codes, 10, 16, query, 1, 5, np.ones(9, np.uint8), 0, 16, *out)
+    for chunk_rows in (0, hamming.MAX_CHUNK_ROWS + 1):
+        with pytest.raises(ValueError, match="chunk_rows"):
+            _hamming.top_k(codes, 10, 16, query, 1, 5, None, 0, chunk_rows, *out)
 
 
-def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) -> None:
+def test_index_filters_removals_and_ties_match_the_oracle(small_chunks: None) -> None:
     codes = _codes(3000, 2, seed=10, values=16)  # 8 varying bits: many ties
     ids = np.arange(3000, dtype=np.int64) * 5 + 11
     index = BinaryIndex.build(16, ids, codes)
@@ -164,7 +199,7 @@ def test_index_filters_removals_and_ties_match_the_oracle(small_blocks: None) ->
                 assert (found.tolist(), distances.tolist()) == _oracle(codes[keep], ids[keep], query, k)
 
 
-def test_out_of_order_adds_and_compaction_keep_ids(small_blocks: None) -> None:
+def test_out_of_order_adds_and_compaction_keep_ids(small_chunks: None) -> None:
     codes = _codes(4000, 16, seed=13)
     ids = np.random.default_rng(14).permutation(4000).astype(np.int64) + 100
     index = BinaryIndex(128)
