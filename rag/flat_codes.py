@@ -22,7 +22,7 @@ from rag.types import IdArray
 # read) rather than as a mask over the whole matrix.
 _GATHER_RATIO = 16
 _GROWTH = 1.25
-# Row-queries of work (~2 ms of the batched kernel) below which a batch is not split across threads.
+# Row-queries of work (~1 ms of the AVX-512 batched kernel) below which a batch is not split across threads.
 SPLIT_MIN_WORK = 1 << 20
 
 ScanRequest = tuple[np.ndarray, int, "Mask | None"]
@@ -132,9 +132,10 @@ class FlatCodes:
 
 
 def _split_parts(queries: int, rows: int) -> int:
-    """Ranges a batched scan is split into, one per CPU: a batch is compute-bound (AVX-512: ~2 ns per row
-    and query against ~5 ns per row for one query's memory-bound read), so a second core nearly halves it;
-    a single query, bound by memory, stays whole (PERFORMANCE.md: splitting one query did not pay here)."""
+    """Ranges a batched scan is split into, one per CPU: a batch adds ~1 ns of AVX-512 work per row and
+    query to the read (~3.5 ns per row), so a second core shortens it (the scan layer at 1M, 8 threads:
+    753-758 QPS against 654-655 whole, same run); a single query, bound by memory, stays whole
+    (PERFORMANCE.md: splitting one query did not pay on this kind of machine)."""
     if queries < 2 or queries * rows < SPLIT_MIN_WORK:
         return 1
     return usable_cpus()

@@ -9,7 +9,7 @@ concurrent searches of one collection meet here whatever path they took (``searc
 ``binary+int8``), and the codes are read once per batch instead of once per query.
 
 How many scans may run at once (``parallel``, ``RAG_PARALLEL_SCANS``) depends on how much a batch saves,
-which depends on the kernel (``default_parallel``): with AVX-512 a batch of 8 costs about 3x one query, so
+which depends on the kernel (``default_parallel``): with AVX-512 a batch of 8 costs about 2.5x one query, so
 one scan holding every waiting query wins; with AVX2 it costs about 5x, and every core should scan.
 
 With ``max_batch=1`` nothing is grouped: each caller runs its own scan at once, beside the others (the
@@ -150,10 +150,11 @@ class ScanBatcher(Generic[Request, Result]):
 
 def default_parallel() -> int:
     """Scans of one index at once when the settings say nothing. Where the kernel is AVX-512 (a batch of 8
-    queries ~3x one query's cost), one: 8 clients over 1M chunks got 1.2-1.4x the QPS of one scan per CPU
-    at ~0.6x its p99 (2 vCPUs, two runs each, 2026-12-02), since parallel scans split the batches (mean 1.7
-    queries against 2.9-3.8) and left no core for the requests' Python. Elsewhere, one per CPU: with AVX2
-    (a batch of 8 ~5x one query) a single scan leader got 0.78x the QPS of parallel scans (measured)."""
+    queries ~2.5x one query's cost), one: 8 clients over 1M chunks got 242-262 QPS against 210-229 with one
+    scan per CPU, p99 62-65 against 66-99 ms (2 vCPUs, two runs each, 2026-12-02), since parallel scans
+    split the batches (mean 1.4 queries against 2.4) and took the core the requests' Python needs.
+    Elsewhere, one per CPU: with AVX2 (a batch of 8 ~5x one query) a single scan leader got 0.78x the QPS
+    of parallel scans (measured)."""
     return 1 if kernel_variant() == "avx512" else usable_cpus()
 
 
