@@ -121,15 +121,16 @@ def test_batches_at_1024_bits_with_masks_match_the_oracle(
     queries = _codes(nq, 128, seed=41)
     queries[1::3, 16:] = 0
     rng = np.random.default_rng(42)
-    kinds = [None, rng.random(n) < 0.5, np.zeros(n, bool), rng.random(n) < 0.01]
+    half = rng.random(n) < 0.5
+    kinds: list[np.ndarray | None] = [None, half, np.zeros(n, bool), rng.random(n) < 0.01]
     masks = [kinds[i % len(kinds)] for i in range(nq)]
     for k in (1, 10, 200):
         batched = hamming.scan_top_k(codes, queries, k, masks)
         for query, mask, (found, distances) in zip(queries, masks, batched, strict=True):
             rows = np.arange(n) if mask is None else np.flatnonzero(mask)
             assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
-        shared = hamming.scan_top_k(codes, queries, k, [kinds[1]] * nq)
-        rows = np.flatnonzero(kinds[1])
+        shared = hamming.scan_top_k(codes, queries, k, [half] * nq)
+        rows = np.flatnonzero(half)
         for query, (found, distances) in zip(queries, shared, strict=True):
             assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, k)
 

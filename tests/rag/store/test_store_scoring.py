@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ def test_rescoring_and_exact_scans_equal_cosine_on_the_gathered_rows() -> None:
     assert [i for i, _ in best] == list(np.argsort(-truth, kind="stable")[:5])
 
 
-def test_rescoring_kernel_gives_numpys_float32_bits_at_every_width(tmp_path) -> None:
+def test_rescoring_kernel_gives_numpys_float32_bits_at_every_width(tmp_path: Path) -> None:
     """rag._int8 reads rows in place (a memmap too) and must give cosine_int8's exact float32 scores:
     the int8 extremes, a zero row (scores 0), repeats and every width up to the pplx models' 1024."""
     rng = np.random.default_rng(1)
