@@ -4,10 +4,10 @@ Synthetic clustered vectors (PERFORMANCE.md section 0): x = normalize(c_j + n) w
 centres c_j and n ~ N(0, I/d); queries from the same mixture; sign bits of x, int8 = round(x * 127 / g) with
 one global scale g (the 99.99th percentile of |x|). Generated in blocks to bound RAM. Our path is the store's
 own code: ``BinaryIndex.search`` (the flat exact scan, ``rag/hamming.py``, ids as chunk ids) for top
-``k x m``, then ``rescore_top_k`` (int8 rows gathered from a memory-mapped file, float32 GEMV). The index is
-built directly, not through SQLite (inserting 1M chunks through the store would only time SQLite). Query
-embedding is excluded. One thread per query (OMP_WAIT_POLICY=PASSIVE, BLAS pinned to one thread, as in the
-service).
+``k x m``, then ``rescore_top_k`` (int8 rows of a memory-mapped file scored in place by ``rag._int8``).
+The index is built directly, not through SQLite (inserting 1M chunks through the store would only time
+SQLite). Query embedding is excluded. One thread per query (OMP_WAIT_POLICY=PASSIVE, BLAS pinned to one
+thread, as in the service).
 
 Each ``results[i]`` also holds, measured in the same run (``bench/search_scan.py``): ``floor`` (the read floor
 of the codes: ``bandwidth_gb_s``, ``hamming_floor_ms``), ``hamming_scan`` and ``hamming_faiss_flat`` (the

@@ -1,8 +1,9 @@
-"""Scoring kernels of the search path (numpy, one BLAS thread): int8 rescoring, exact scans, top-k.
+"""Scoring kernels of the search path: int8 rescoring, exact scans, top-k.
 
-There is no FAISS-native int8 subset rescoring (PERFORMANCE.md section 6.6), so candidates are gathered from
-the memory-mapped int8 rows and scored with a float32 GEMV. numpy's BLAS is pinned to one thread here: a
-400 x d GEMV split over two threads of a busy 2-vCPU box stalls for milliseconds (section 6.4).
+There is no FAISS-native int8 subset rescoring (PERFORMANCE.md section 6.6), so candidates are scored in
+place in the memory-mapped int8 rows by our C kernel (``rag._int8``, no GIL). Exact scans use numpy with its
+BLAS pinned to one thread: a GEMV split over two threads of a busy 2-vCPU box stalls for milliseconds
+(section 6.4).
 """
 
 from __future__ import annotations
