@@ -21,10 +21,14 @@ from api.schemas import NAME_PATTERN
 from api.state import AppState
 
 
-async def get_state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:
     state = request.app.state.rag
     assert isinstance(state, AppState)
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    return app_state(request)
 
 
 State = Annotated[AppState, Depends(get_state)]
@@ -36,14 +40,16 @@ bearer = HTTPBearer(
 )
 
 
-async def get_principal(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    return state.keyring.authenticate(None if credentials is None else credentials.credentials)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _with_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def _with_role(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    """The caller, once its key holds ``role``: one dependency over the bearer scheme, where a separate
+    caller dependency cost a further level of FastAPI's dependency solving on every request."""
+
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        token = None if credentials is None else credentials.credentials
+        principal = app_state(request).keyring.authenticate(token)
         principal.require_role(role)
         return principal
 

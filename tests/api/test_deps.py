@@ -19,7 +19,6 @@ def test_every_dependency_of_the_routes_is_a_coroutine_function() -> None:
     aliases = [deps.State, deps.Reader, deps.Writer, deps.Admin]
     aliases += [deps.ReadableCollection, deps.WritableCollection, deps.AdminCollection]
     found = [dependency for alias in aliases for dependency in _dependencies(alias)]
-    found.append(deps.get_principal)
-    assert len(found) == 8
+    assert len(found) == 7
     for dependency in found:
         assert inspect.iscoroutinefunction(dependency), dependency
