@@ -35,6 +35,10 @@ from rag.types import CollectionInfo
 logger = logging.getLogger("api")
 
 JOBS_FILE = "jobs.db"
+# Threads that run searches (anyio's default pool size, which searches used before): concurrent searches
+# wait in a batched scan on these, so a batch is never larger than the threads (RAG_MAX_SCAN_BATCH past it
+# raises the count).
+SEARCH_THREADS = 40
 
 
 def warm_indexes(library: Library, stop: threading.Event | None = None) -> None:
@@ -69,6 +73,11 @@ class AppState:
         # Bulk embedding requests (/v1/embeddings, /v1/contextualizedembeddings) run on their own thread, so
         # a search's query embedding never queues behind a long one; the two share the CPU instead.
         self.bulk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-model")
+        # Searches run here, not on anyio's shared pool: its hop cost twice this one's event-loop time
+        # (~0.1 ms a search, measured), and a long upload's thread work cannot hold a search's thread.
+        self.search_executor = ThreadPoolExecutor(
+            max_workers=max(SEARCH_THREADS, settings.max_scan_batch), thread_name_prefix="search"
+        )
         self.priority = QueryPriority()  # bulk slices wait for the searches in flight (api/priority.py)
         # warming runs in the background; closing the library under it would free what it reads (a crash)
         self._stop_warming = threading.Event()
@@ -151,6 +160,8 @@ class AppState:
         self._stop_warming.set()
         if self._warming is not None:
             await asyncio.gather(self._warming, return_exceptions=True)  # the collection being warmed
+        # searches in flight finish before the library (and the mmaps they read) closes
+        await asyncio.to_thread(self.search_executor.shutdown, cancel_futures=True)
         if self.library is not None:
             self.library.close()
         self.model_executor.shutdown(wait=False, cancel_futures=True)

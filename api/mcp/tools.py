@@ -25,7 +25,7 @@ from api.mcp.models import (
     split_document_id,
 )
 from api.schemas import ChunkPublic, SearchRequest
-from api.searching import run_search
+from api.searching import answer_search
 from api.state import AppState
 from rag.errors import DocumentNotFoundError, InvalidInputError
 
@@ -52,7 +52,7 @@ async def search(state: AppState, principal: Principal, **arguments: Any) -> Sea
     request = _search_request(arguments)
     principal.require_collection(request.collection)
     await wait_for_model(state)
-    response = await run_search(state, principal, request)
+    response = (await answer_search(state, principal, request)).response()
     results = [
         SearchResultItem(
             index=rank,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.schemas import SearchResponse
 from rag.embedding.fake import HashEmbedder
 from rag.settings import Settings
 from tests.api.conftest import make_settings
@@ -64,6 +65,21 @@ def test_timings_and_server_timing_header_agree(loaded: TestClient) -> None:
     assert {"embed", "hamming", "rescore", "hydrate", "total"} <= set(timings)
     header = dict(part.split(";dur=") for part in response.headers["server-timing"].split(", "))
     assert {stage: float(ms) for stage, ms in header.items()} == timings
+
+
+@pytest.mark.parametrize("mode", ["binary+int8", "bm25", "hybrid"])
+def test_the_body_written_is_the_search_response_json(loaded: TestClient, mode: str) -> None:
+    """The route writes its body from the core dataclasses (api.searching), not through the response
+    model: it must be byte for byte what ``SearchResponse`` would write, field order, floats and nulls
+    included, for text and metadata beyond ASCII too."""
+    extra = {"id": "unicode", "text": "Clés API: «rotation» tous les 90 jours ✓",
+             "metadata": {"tags": ["sécurité", None], "nested": {"ratio": 0.25, "ok": True}}}  # fmt: skip
+    assert loaded.post("/v1/collections/default/documents", json={"documents": [extra]}).status_code == 201
+    response = loaded.post("/v1/search", json={"query": "API rotation", "mode": mode, "top_k": 4})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    model = SearchResponse.model_validate_json(response.content)
+    assert any(hit.document_id == "unicode" for hit in model.hits)
+    assert response.content == model.model_dump_json().encode()
 
 
 def test_unknown_collection_is_404(loaded: TestClient) -> None:
