@@ -145,6 +145,23 @@ def test_one_mask_shared_by_every_query(small_chunks: None) -> None:
         assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
 
 
+def test_views_of_one_mask_are_packed_once_and_other_masks_apart(small_chunks: None) -> None:
+    codes, queries = _codes(500, 8, seed=25), _codes(3, 8, seed=26)
+    flags = np.random.default_rng(27).random(600) < 0.6
+    views = [flags[:500], flags[:550], flags[:]]  # what each search of one index brings: its own view
+    assert hamming._packed_masks(views, 3, 500)[1] == 0
+    rows = np.flatnonzero(flags[:500])
+    for query, (found, distances) in zip(queries, hamming.scan_top_k(codes, queries, 25, views), strict=True):
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[rows], rows, query, 25)
+    shifted = [flags[:500], flags[1:501], flags[:500]]  # same buffer, another first element: not shared
+    assert hamming._packed_masks(shifted, 3, 500)[1] == 500
+    for i, (query, (found, distances)) in enumerate(
+        zip(queries, hamming.scan_top_k(codes, queries, 25, shifted), strict=True)
+    ):
+        own = np.flatnonzero(shifted[i][:500])
+        assert (found.tolist(), distances.tolist()) == _oracle(codes[own], own, query, 25)
+
+
 @pytest.mark.parametrize("code_bytes", [1, 5, 8, 32, 96, 128, 130, 256, 4096, 4160])
 def test_the_kernel_agrees_with_numpy_popcounts(kernel: str, code_bytes: int) -> None:
     codes, queries = _codes(301, code_bytes, seed=8), _codes(3, code_bytes, seed=9)
