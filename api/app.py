@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from api.bindguard import LoopbackOnlyMiddleware
 from api.bodytimeout import BodyTimeoutMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
+from api.hotpath import SearchHotPath
 from api.limits import BodyLimitMiddleware
 from api.logredact import install_log_redaction
 from api.mcp.http import mount_mcp
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.rag = state
     install_error_handlers(app)
+    app.add_middleware(SearchHotPath, state=state)  # innermost: inside every middleware added below
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

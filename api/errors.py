@@ -203,6 +203,11 @@ class CatchAllMiddleware:
                 await response(scope, receive, send)
 
 
+async def handled_error_response(request: Request, exc: RagError | StarletteHTTPException) -> JSONResponse:
+    """What the app's handlers answer for ``exc`` (for ``api.hotpath``, which runs outside them)."""
+    return await (_rag_error if isinstance(exc, RagError) else _http_error)(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the one body (unexpected ones: ``CatchAllMiddleware``)."""
     app.add_exception_handler(RagError, _rag_error)
