@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal
 from api.errors import handled_error_response
+from api.headers import bearer_token, header
 from api.routes.search import SEARCH_PATH, search_response, search_route
 from api.schemas import SearchRequest
 from api.searching import answer_search
@@ -66,7 +67,7 @@ class SearchHotPath:
     def _checked(self, scope: Scope, body: bytes) -> tuple[Principal, SearchRequest] | None:
         """The caller and the request, or None where the app should judge them."""
         try:
-            principal = self.state.keyring.authenticate(_bearer(scope))
+            principal = self.state.keyring.authenticate(bearer_token(scope))
             principal.require_role("read")
         except RagError:
             return None
@@ -88,24 +89,8 @@ class SearchHotPath:
 def _is_json_search(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SEARCH_PATH:
         return False
-    content_type = _header(scope, b"content-type")
+    content_type = header(scope, b"content-type")
     return content_type is not None and content_type.lower() in JSON_TYPES
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return bytes(value)
-    return None
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, read as FastAPI's ``HTTPBearer`` reads it."""
-    value = _header(scope, b"authorization")
-    if value is None:
-        return None
-    scheme, _, token = value.decode("latin-1").partition(" ")
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def _parsed(body: bytes) -> SearchRequest | None:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
+from api.headers import header
 
 
 class BodyTooLargeError(HTTPException):
@@ -21,13 +22,6 @@ class BodyTooLargeError(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(status_code=413, detail=f"request body over the limit of {limit} bytes.")
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value)
-    return None
 
 
 UPLOAD_ROUTE = re.compile(r"^/v1/collections/[^/]+/documents/?$")
@@ -45,7 +39,7 @@ class BodyLimitMiddleware:
         """The upload limit only where uploads are parsed as files (the documents route, which reads file
         parts alone); everywhere else the JSON limit, whatever the label says (a JSON body labelled
         multipart/form-data got the 64 MiB limit on every route)."""
-        content_type = (_header(scope, b"content-type") or b"").lower()
+        content_type = (header(scope, b"content-type") or b"").lower()
         is_upload = content_type.startswith(b"multipart/form-data")
         route = scope["method"] == "POST" and UPLOAD_ROUTE.match(scope["path"]) is not None
         return self.max_upload_bytes if is_upload and route else self.max_body_bytes
@@ -55,7 +49,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope)
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             response = error_response(
                 f"request body of {int(declared)} bytes is over the limit of {limit} bytes.",

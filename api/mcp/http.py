@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import KeyRing, sha256_hex
 from api.errors import error_response
+from api.headers import bearer_token
 from api.mcp.server import PRINCIPAL_KEY, build_server
 from api.state import AppState
 from rag.errors import RagError
@@ -60,13 +61,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer":
-                return None
-            return token.strip() or None
-    return None
+    """The bearer token with surrounding spaces dropped, as ``/mcp`` has always read it."""
+    token = bearer_token(scope)
+    return (token.strip() or None) if token else None
 
 
 class KeyAuthMiddleware:
